@@ -1,0 +1,1 @@
+"""Code both services import: event contract, certno validation, money, Kafka and DB plumbing."""
