@@ -1,0 +1,17 @@
+"""The `enrollment` console script; each command lives beside the code it drives."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+def cli() -> None:
+    """Resident medical insurance — enrollment service and operator commands."""
+
+
+# Commands are registered below, one line each (keep this list sorted by command name).
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,1 @@
+"""Settlement: coverage projection, annual accumulators, adjudication and the settlement ledger."""
