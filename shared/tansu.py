@@ -41,15 +41,16 @@ def wait_for_port(port: int, timeout: float = 15.0) -> None:
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
+def command(port: int) -> list[str]:
+    """The command line of a broker on 127.0.0.1:port (for supervisors that run it themselves)."""
+    url = f"tcp://127.0.0.1:{port}"
+    return [str(binary()), "broker", "--listener-url", url, "--advertised-listener-url", url]
+
+
 def start(port: int, *, quiet: bool = True) -> subprocess.Popen[bytes]:
     """Start a broker on 127.0.0.1:port and wait until it accepts connections."""
-    url = f"tcp://127.0.0.1:{port}"
     out = subprocess.DEVNULL if quiet else None
-    proc = subprocess.Popen(
-        [str(binary()), "broker", "--listener-url", url, "--advertised-listener-url", url],
-        stdout=out,
-        stderr=out,
-    )
+    proc = subprocess.Popen(command(port), stdout=out, stderr=out)
     try:
         wait_for_port(port)
     except TimeoutError:
