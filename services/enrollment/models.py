@@ -1,0 +1,111 @@
+"""The enrollment tables (SQLAlchemy Core). Alembic migrations create them; keep both in step.
+
+* ``events`` — the append-only event store. ``position`` is the global order;
+  UNIQUE(psn_no, stream_version) is what makes a concurrent append fail instead of merging.
+* ``certno_index`` and ``registrations`` — lookups written in the same transaction as the
+  events they derive from, so "one person per certno" and "one registration per person and year"
+  are kept by unique keys under concurrency too.
+* ``outbox`` — messages waiting for the relay (any topic), written in the same transaction as the
+  state change; the relay deletes a row once the broker has acknowledged it.
+* ``relay_position`` — the relay's published position and counters, kept in the database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData()
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+Position = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out (SQLite stores naive text; this puts UTC back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+events = Table(
+    "events",
+    metadata,
+    Column("position", Position, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("psn_no", String(32), nullable=False),
+    Column("stream_version", Integer, nullable=False),
+    Column("event_type", String(40), nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("payload", Text, nullable=False),
+    UniqueConstraint("psn_no", "stream_version", name="uq_events_stream_version"),
+    CheckConstraint("stream_version >= 1", name="ck_events_stream_version_positive"),
+    sqlite_autoincrement=True,
+)
+
+certno_index = Table(
+    "certno_index",
+    metadata,
+    Column("certno", String(18), primary_key=True),
+    Column("psn_no", String(32), nullable=False, unique=True),
+)
+
+registrations = Table(
+    "registrations",
+    metadata,
+    Column("psn_no", String(32), primary_key=True),
+    Column("insurance_year", Integer, primary_key=True),
+    Column("event_id", String(36), nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Position, primary_key=True, autoincrement=True),
+    Column("topic", String(200), nullable=False),
+    Column("key", String(200), nullable=True),
+    Column("value", Text, nullable=False),
+    Column("event_position", BigInteger, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+relay_position = Table(
+    "relay_position",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("last_event_position", BigInteger, nullable=False, default=0),
+    Column("last_outbox_id", BigInteger, nullable=False, default=0),
+    Column("published_count", BigInteger, nullable=False, default=0),
+    Column("published_at", UtcDateTime, nullable=True),
+)

@@ -1,0 +1,38 @@
+"""Enrollment settings, read once from the environment (SPEC §6 names)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+PREMIUM_RULES_DIR = Path(__file__).parent / "premiums"
+
+
+class Settings(BaseSettings):
+    """Every knob of the enrollment service; env names are the field names in upper case."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    enrollment_database_url: str = Field(
+        "sqlite:///var/enrollment.db",
+        description="SQLAlchemy URL; SQLite by default, PostgreSQL in production.",
+    )
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    relay_poll_interval: float = Field(0.05, description="Seconds between empty outbox polls.")
+    relay_batch_size: int = Field(500, ge=1)
+    relay_retry_backoff: float = Field(1.0, description="Seconds to wait after a broker error.")
+    premium_rules_dir: Path = PREMIUM_RULES_DIR
+    log_level: str = "INFO"
+
+    @property
+    def database_url(self) -> str:
+        return self.enrollment_database_url
+
+    def ensure_database_dir(self) -> None:
+        """Create the directory of a SQLite file (``var/`` by default)."""
+        url = make_url(self.enrollment_database_url)
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,140 @@
+"""The event store on SQLite and PostgreSQL: append-only streams, one event per version."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from services.enrollment import unit_of_work
+from services.enrollment.models import events, outbox, registrations
+from services.enrollment.store import ConcurrencyConflict, EventStore
+from shared.events import Event, Identity, IdentityChanged, Registered
+
+pytestmark = pytest.mark.integration
+
+CERTNO = "11010519491231002X"
+
+
+def registered(year: int = 2024, certno: str = CERTNO) -> Registered:
+    return Registered(
+        certno=certno,
+        name="王芳",
+        gender="female",
+        birth_date=date(1949, 12, 31),
+        category="resident",
+        region="110105",
+        organization="朝阳街道",
+        insurance_year=year,
+        premium_due=Decimal("400"),
+    )
+
+
+def identity(n: int) -> IdentityChanged:
+    return IdentityChanged(
+        identity=Identity.SUBSISTENCE,
+        medical_assistance=bool(n % 2),
+        effective_from=date(2024, 1, 1),
+        reason=f"change {n}",
+    )
+
+
+async def test_append_then_load_round_trips_with_outbox_rows(sessionmaker):
+    async with sessionmaker() as session:
+        store = EventStore(session)
+        appended = await store.append("P1", 0, [registered(), identity(1)])
+        await session.commit()
+    async with sessionmaker() as session:
+        store = EventStore(session)
+        loaded = await store.load("P1")
+        assert loaded == appended
+        assert [e.stream_version for e in loaded] == [1, 2]
+        assert loaded[0].occurred_at.tzinfo is not None
+        assert await store.version("P1") == 2
+        assert await store.version("nobody") == 0
+        assert await store.find_psn_no(CERTNO) == "P1"
+        rows = (await session.execute(select(outbox).order_by(outbox.c.id))).all()
+        assert [(r.topic, r.key) for r in rows] == [("enrollment.events", "P1")] * 2
+        assert Event.from_json(rows[1].value) == appended[1]
+        positions = [p for p, _ in await store.read_all(0)]
+        assert positions == sorted(positions) and len(positions) == 2
+
+
+async def test_stale_expected_version_is_refused(sessionmaker):
+    async with sessionmaker() as session:
+        await EventStore(session).append("P1", 0, [registered()])
+        await session.commit()
+    async with sessionmaker() as session:
+        with pytest.raises(ConcurrencyConflict):
+            await EventStore(session).append("P1", 0, [identity(1)])
+        await session.rollback()
+    async with sessionmaker() as session:
+        assert len(await EventStore(session).load("P1")) == 1
+
+
+async def test_same_year_twice_is_refused_by_the_database(sessionmaker):
+    async with sessionmaker() as session:
+        await EventStore(session).append("P1", 0, [registered(2024)])
+        await session.commit()
+    async with sessionmaker() as session:
+        with pytest.raises(ConcurrencyConflict):
+            await EventStore(session).append("P1", 1, [registered(2024)])
+        await session.rollback()
+    async with sessionmaker() as session:
+        count = await session.scalar(select(func.count()).select_from(registrations))
+        assert count == 1
+
+
+async def test_second_person_with_the_same_certno_is_refused(sessionmaker):
+    async with sessionmaker() as session:
+        await EventStore(session).append("P1", 0, [registered()])
+        await session.commit()
+    async with sessionmaker() as session:
+        with pytest.raises(ConcurrencyConflict):
+            await EventStore(session).append("P2", 0, [registered()])
+        await session.rollback()
+
+
+async def test_concurrent_appends_to_one_stream_keep_every_version_once(sessionmaker):
+    """Twenty writers append to one stream at once; retries re-read, nothing merges or gaps."""
+    async with sessionmaker() as session:
+        await EventStore(session).append("P1", 0, [registered()])
+        await session.commit()
+
+    async def writer(n: int) -> int:
+        async def handler(uow: unit_of_work.UnitOfWork) -> int:
+            version = await uow.events.version("P1")
+            await asyncio.sleep(0)  # let the others read the same version
+            await uow.events.append("P1", version, [identity(n)])
+            return version + 1
+
+        return await unit_of_work.run(sessionmaker, handler, attempts=50)
+
+    versions = await asyncio.gather(*(writer(n) for n in range(20)))
+    assert sorted(versions) == list(range(2, 22))
+    async with sessionmaker() as session:
+        stream = await EventStore(session).load("P1")
+        assert [e.stream_version for e in stream] == list(range(1, 22))
+        reasons = sorted(e.payload.reason for e in stream[1:])
+        assert reasons == sorted(f"change {n}" for n in range(20))
+        assert await session.scalar(select(func.count()).select_from(events)) == 21
+        assert await session.scalar(select(func.count()).select_from(outbox)) == 21
+
+
+async def test_concurrent_first_appends_without_retry_one_wins(sessionmaker):
+    async def attempt(n: int) -> str:
+        async def handler(uow: unit_of_work.UnitOfWork) -> None:
+            await uow.events.append("P1", 0, [identity(n)])
+
+        try:
+            await unit_of_work.run(sessionmaker, handler, attempts=1)
+        except ConcurrencyConflict:
+            return "conflict"
+        return "ok"
+
+    outcomes = await asyncio.gather(*(attempt(n) for n in range(5)))
+    assert outcomes.count("ok") == 1
+    assert outcomes.count("conflict") == 4
