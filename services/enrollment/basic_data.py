@@ -1,0 +1,95 @@
+"""Basic data for the tax bureau (000 §三.2): who is registered, what each owes, who pays.
+
+Pure: rows in, CSV / JSON / Kafka message bytes out. The CSV starts with a UTF-8 byte-order mark
+so that Excel opens the Chinese names correctly, and uses CRLF line ends like Excel's own CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from shared.events import Category, Identity, Payer
+from shared.money import fmt
+
+CSV_COLUMNS = (
+    "psn_no",
+    "certno",
+    "name",
+    "insurance_year",
+    "category",
+    "identity",
+    "region",
+    "organization",
+    "premium_due",
+    "payer",
+)
+UTF8_BOM = "\ufeff"
+
+
+@dataclass(frozen=True, slots=True)
+class BasicDataRow:
+    """One person registered for the year: ``premium_due`` is the personal premium, ``payer``
+    who pays it (``government`` for special persons added on or before 30 June)."""
+
+    psn_no: str
+    certno: str
+    name: str
+    insurance_year: int
+    category: Category
+    identity: Identity
+    region: str
+    organization: str
+    premium_due: Decimal
+    payer: Payer
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "psn_no": self.psn_no,
+            "certno": self.certno,
+            "name": self.name,
+            "insurance_year": self.insurance_year,
+            "category": self.category.value,
+            "identity": self.identity.value,
+            "region": self.region,
+            "organization": self.organization,
+            "premium_due": fmt(self.premium_due),
+            "payer": self.payer.value,
+        }
+
+
+def _safe_cell(value: Any) -> Any:
+    # A name starting with = + - @ would run as a formula in Excel (CSV injection).
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+def render_csv(rows: Iterable[BasicDataRow]) -> str:
+    """CSV text, BOM first.
+
+    certno is written plain (machine readers get it exactly); to see it whole in Excel, open the
+    file through Data → From Text and type that column as text.
+    """
+    out = io.StringIO()
+    out.write(UTF8_BOM)
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        record = row.as_dict()
+        writer.writerow([_safe_cell(record[c]) for c in CSV_COLUMNS])
+    return out.getvalue()
+
+
+def render_json(rows: Iterable[BasicDataRow]) -> list[dict[str, Any]]:
+    return [row.as_dict() for row in rows]
+
+
+def message(row: BasicDataRow) -> bytes:
+    """The value published on ``enrollment.basic-data`` (key ``psn_no``)."""
+    return json.dumps(row.as_dict(), ensure_ascii=False).encode()

@@ -1,0 +1,208 @@
+"""The tax bureau's payment message (SPEC §4): parse and validate, or say why not (pure).
+
+A payment::
+
+    {"tax_serial": "T2024000001", "certno": "11010519491231002X", "insurance_year": 2024,
+     "amount": "360.00", "payer": "individual", "channel": "wechat",
+     "paid_at": "2023-10-01T09:30:00+08:00"}
+
+A refund is the same message with ``"kind": "refund"``, its own ``tax_serial``, the
+``original_tax_serial`` of the payment it gives back, and a positive ``amount`` (the part refunded);
+``paid_at`` is when the money went back; ``payer`` and ``channel`` may be left out. ``kind``
+defaults to ``"payment"``. A negative amount never means a refund: it is refused.
+
+``amount`` is a JSON string or number with at most two decimals (numbers are read exactly, never
+through float). ``insurance_year`` is a JSON integer. A ``paid_at`` without a UTC offset is read as
+China Standard Time (UTC+8), the tax bureau's clock. Unknown extra fields are ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from shared import certno as certnos
+from shared.events import Channel, Payer
+from shared.money import parse_money, quantize
+
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
+MAX_SERIAL = 64
+
+
+class Reason(StrEnum):
+    """Why a message went to the dead-letter topic (stable codes)."""
+
+    MALFORMED_JSON = "MALFORMED_JSON"
+    NOT_AN_OBJECT = "NOT_AN_OBJECT"
+    MISSING_FIELD = "MISSING_FIELD"
+    WRONG_TYPE = "WRONG_TYPE"
+    INVALID_FIELD = "INVALID_FIELD"
+    INVALID_CERTNO = "INVALID_CERTNO"
+    NON_POSITIVE_AMOUNT = "NON_POSITIVE_AMOUNT"
+    UNKNOWN_CERTNO = "UNKNOWN_CERTNO"
+    NOT_REGISTERED_FOR_YEAR = "NOT_REGISTERED_FOR_YEAR"
+    UNKNOWN_ORIGINAL_PAYMENT = "UNKNOWN_ORIGINAL_PAYMENT"
+    REFUND_EXCEEDS_PAYMENT = "REFUND_EXCEEDS_PAYMENT"
+
+
+class MessageKind(StrEnum):
+    PAYMENT = "payment"
+    REFUND = "refund"
+
+
+class Rejected(ValueError):
+    """A message that cannot be applied; ``tax_serial`` is set when the message had a usable one."""
+
+    def __init__(self, reason: Reason, message: str, tax_serial: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.tax_serial = tax_serial
+
+
+@dataclass(frozen=True, slots=True)
+class TaxPayment:
+    """A valid message: a payment, or (``kind`` refund) money given back for one."""
+
+    tax_serial: str
+    certno: str
+    insurance_year: int
+    amount: Decimal
+    payer: Payer
+    channel: Channel
+    paid_at: datetime
+    kind: MessageKind = MessageKind.PAYMENT
+    original_tax_serial: str | None = None
+
+
+def raw_key(raw: bytes) -> str:
+    """A stable key for a message without a usable serial: the hash of its bytes."""
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def _serial(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise Rejected(Reason.WRONG_TYPE, f"{field} must be a string")
+    value = value.strip()
+    if not value or len(value) > MAX_SERIAL:
+        raise Rejected(Reason.INVALID_FIELD, f"{field} must have 1–{MAX_SERIAL} characters")
+    return value
+
+
+def _instant(value: Any, field: str) -> datetime:
+    if not isinstance(value, str):
+        raise Rejected(Reason.WRONG_TYPE, f"{field} must be an ISO 8601 date-time string")
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise Rejected(Reason.INVALID_FIELD, f"{field} is not an ISO 8601 date-time") from None
+    if len(value.strip()) <= 10:
+        raise Rejected(Reason.INVALID_FIELD, f"{field} must carry a time, not only a date")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=CHINA_STANDARD_TIME)
+    return moment.astimezone(UTC)
+
+
+def _amount(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise Rejected(Reason.WRONG_TYPE, "amount must be a number or a numeric string")
+    try:
+        amount = parse_money(value)
+    except ValueError as exc:
+        raise Rejected(Reason.INVALID_FIELD, f"amount: {exc}") from None
+    if amount <= 0:
+        raise Rejected(Reason.NON_POSITIVE_AMOUNT, "amount must be positive")
+    return quantize(amount)
+
+
+def _enum(enum: type[Payer] | type[Channel], value: Any, field: str) -> Any:
+    if not isinstance(value, str):
+        raise Rejected(Reason.WRONG_TYPE, f"{field} must be a string")
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum)
+        raise Rejected(Reason.INVALID_FIELD, f"{field} must be one of {allowed}") from None
+
+
+def decode(raw: bytes) -> dict[str, Any]:
+    """The JSON object of a message; numbers are read as Decimal so no amount passes a float."""
+    try:
+        data = json.loads(raw, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError):
+        raise Rejected(Reason.MALFORMED_JSON, "the message is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise Rejected(Reason.NOT_AN_OBJECT, "the message is not a JSON object")
+    return data
+
+
+def parse(raw: bytes) -> TaxPayment:
+    """Validate one message from ``tax.premium-payments``; raises :class:`Rejected` with a reason.
+
+    Checks the message alone; whether the person is registered is the consumer's question.
+    """
+    data = decode(raw)
+    serial = None
+    if "tax_serial" in data:
+        serial = _serial(data["tax_serial"], "tax_serial")
+    try:
+        return _fields(data, serial)
+    except Rejected as exc:
+        exc.tax_serial = serial
+        raise
+
+
+def _fields(data: dict[str, Any], serial: str | None) -> TaxPayment:
+    kind_value = data.get("kind", MessageKind.PAYMENT.value)
+    if not isinstance(kind_value, str) or kind_value not in set(MessageKind):
+        raise Rejected(Reason.INVALID_FIELD, "kind must be payment or refund")
+    kind = MessageKind(kind_value)
+    required = ["tax_serial", "certno", "insurance_year", "amount", "paid_at"]
+    required += ["original_tax_serial"] if kind is MessageKind.REFUND else ["payer", "channel"]
+    missing = [f for f in required if data.get(f) is None]
+    if missing:
+        raise Rejected(Reason.MISSING_FIELD, f"missing field(s): {', '.join(missing)}")
+    assert serial is not None
+    if not isinstance(data["certno"], str):
+        raise Rejected(Reason.WRONG_TYPE, "certno must be a string")
+    try:
+        certno = certnos.parse(data["certno"]).value
+    except certnos.InvalidCertno as exc:
+        raise Rejected(Reason.INVALID_CERTNO, str(exc)) from None
+    year = data["insurance_year"]
+    if isinstance(year, bool) or not isinstance(year, int):
+        raise Rejected(Reason.WRONG_TYPE, "insurance_year must be an integer")
+    if not 2000 <= year <= 2100:
+        raise Rejected(Reason.INVALID_FIELD, "insurance_year is out of range")
+    amount = _amount(data["amount"])
+    paid_at = _instant(data["paid_at"], "paid_at")
+    if kind is MessageKind.REFUND:
+        original = _serial(data["original_tax_serial"], "original_tax_serial")
+        payer = _enum(Payer, data.get("payer", Payer.INDIVIDUAL.value), "payer")
+        channel = _enum(Channel, data.get("channel", Channel.ETAX_APP.value), "channel")
+        return TaxPayment(serial, certno, year, amount, payer, channel, paid_at, kind, original)
+    payer = _enum(Payer, data["payer"], "payer")
+    channel = _enum(Channel, data["channel"], "channel")
+    return TaxPayment(serial, certno, year, amount, payer, channel, paid_at)
+
+
+def to_message(payment: TaxPayment) -> bytes:
+    """The wire form of a message (used by tests, benchmarks and the sample producer)."""
+    body: dict[str, Any] = {
+        "tax_serial": payment.tax_serial,
+        "certno": payment.certno,
+        "insurance_year": payment.insurance_year,
+        "amount": f"{payment.amount:.2f}",
+        "payer": payment.payer.value,
+        "channel": payment.channel.value,
+        "paid_at": payment.paid_at.isoformat(),
+    }
+    if payment.kind is MessageKind.REFUND:
+        body["kind"] = payment.kind.value
+        body["original_tax_serial"] = payment.original_tax_serial
+    return json.dumps(body).encode()
