@@ -1,0 +1,96 @@
+"""A person's running totals for one insurance year (SPEC §5), as an immutable value.
+
+It changes only by a settlement (``apply``) or its reversal (``reverse``), and a reversal takes
+away exactly what its settlement added, so any order of settlements and reversals leaves the
+same totals as the settlements still standing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from services.settlement.engine.claim import MedType
+
+if TYPE_CHECKING:
+    from services.settlement.engine.result import Adjudication
+
+_ZERO = Decimal("0.00")
+AMOUNT_NAMES = (
+    "basic_paid",
+    "general_outpatient_paid",
+    "accident_outpatient_paid",
+    "catastrophic_burden",
+    "catastrophic_paid",
+    "assistance_paid",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Accumulator:
+    """Totals of one person and year.
+
+    ``basic_paid`` is the basic fund paid on inpatient and chronic-outpatient claims — the part
+    held against their shared annual cap; general and accident outpatient payments have their own
+    totals and caps. ``catastrophic_burden`` is the cumulative burden B (SPEC §5).
+    """
+
+    inpatient_stays: int = 0
+    basic_paid: Decimal = _ZERO
+    general_outpatient_paid: Decimal = _ZERO
+    accident_outpatient_paid: Decimal = _ZERO
+    catastrophic_burden: Decimal = _ZERO
+    catastrophic_paid: Decimal = _ZERO
+    assistance_paid: Decimal = _ZERO
+
+    @classmethod
+    def zero(cls) -> Accumulator:
+        """The totals of a person's first claim of the year."""
+        return cls()
+
+    def apply(self, result: Adjudication) -> Accumulator:
+        """The totals after posting a settlement."""
+        return self._plus(result, 1)
+
+    def reverse(self, result: Adjudication) -> Accumulator:
+        """The totals after reversing a settlement; refuses to go below zero."""
+        after = self._plus(result, -1)
+        if after.inpatient_stays < 0 or any(getattr(after, n) < 0 for n in AMOUNT_NAMES):
+            raise ValueError("reversal of a settlement these totals do not contain")
+        return after
+
+    def _plus(self, result: Adjudication, sign: int) -> Accumulator:
+        basic = result.hifp_pay * sign
+        med_type = result.med_type
+        return Accumulator(
+            inpatient_stays=self.inpatient_stays + result.stays_added * sign,
+            basic_paid=self.basic_paid
+            + (basic if med_type in (MedType.INPATIENT, MedType.CHRONIC_OUTPATIENT) else _ZERO),
+            general_outpatient_paid=self.general_outpatient_paid
+            + (basic if med_type is MedType.GENERAL_OUTPATIENT else _ZERO),
+            accident_outpatient_paid=self.accident_outpatient_paid
+            + (basic if med_type is MedType.ACCIDENT_OUTPATIENT else _ZERO),
+            catastrophic_burden=self.catastrophic_burden + result.burden_added * sign,
+            catastrophic_paid=self.catastrophic_paid + result.hifmi_pay * sign,
+            assistance_paid=self.assistance_paid + result.maf_pay * sign,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the stay count as an integer, amounts as two-decimal strings."""
+        out: dict[str, Any] = {"inpatient_stays": self.inpatient_stays}
+        for name in AMOUNT_NAMES:
+            out[name] = f"{getattr(self, name):.2f}"
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Accumulator:
+        """The inverse of ``to_dict`` (missing totals are zero)."""
+        known = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for name, value in data.items():
+            if name not in known:
+                raise ValueError(f"unknown accumulator field {name!r}")
+            values[name] = int(value) if name == "inpatient_stays" else Decimal(str(value))
+        return cls(**values)

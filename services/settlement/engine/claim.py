@@ -1,0 +1,145 @@
+"""What a hospital sends: the claim body of SPEC §6 and the hospital's profile.
+
+The models parse at the boundary and no further: amounts become exact ``Decimal`` (a float is
+refused, it has already lost fen), times become ``datetime``. Whether the amounts and dates make
+sense (negative, more than two decimals, discharge before admission) is the first rule of
+adjudication, so that the SPEC §5 order of checks lives in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from services.settlement.engine.amounts import check_amounts
+from services.settlement.engine.errors import Rejected, RejectionCode
+
+# Claim times are wall-clock times in the city; an aware time is read in China Standard Time so
+# that the insurance year (the year of admission) is the one the hospital's calendar shows.
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+
+AMOUNT_FIELDS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt")
+TIME_FIELDS = ("begntime", "endtime")
+
+
+class MedType(StrEnum):
+    """The four kinds of claim of SPEC §5."""
+
+    INPATIENT = "inpatient"
+    CHRONIC_OUTPATIENT = "chronic_outpatient"
+    GENERAL_OUTPATIENT = "general_outpatient"
+    ACCIDENT_OUTPATIENT = "accident_outpatient"
+
+
+def _exact_amount(value: Any) -> Decimal:
+    if isinstance(value, bool | float):
+        raise ValueError("an amount is a string or an integer, never a float")
+    if isinstance(value, Decimal):
+        amount = value
+    elif isinstance(value, int | str):
+        try:
+            amount = Decimal(value.strip() if isinstance(value, str) else value)
+        except InvalidOperation:
+            raise ValueError(f"not an amount: {value!r}") from None
+    else:
+        raise ValueError(f"not an amount: {value!r}")
+    if not amount.is_finite():
+        raise ValueError(f"not an amount: {value!r}")
+    return amount
+
+
+def _claim_time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"not an ISO date or date-time: {value!r}") from None
+    else:
+        raise ValueError(f"not an ISO date or date-time: {value!r}")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(CHINA_STANDARD_TIME).replace(tzinfo=None)
+    return moment
+
+
+ExactAmount = Annotated[Decimal, BeforeValidator(_exact_amount)]
+ClaimTime = Annotated[datetime, BeforeValidator(_claim_time)]
+
+
+class HospitalProfile(BaseModel):
+    """What adjudication needs to know of the hospital: from the registry, never the request."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    level: int = Field(ge=1, le=3)
+    public: bool = False
+    primary_care: bool = False
+
+
+class Claim(BaseModel):
+    """The SPEC §6 claim body. Times are naive city wall-clock times (aware ones are converted)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    psn_no: str = Field(min_length=1)
+    mdtrt_id: str = Field(min_length=1)
+    med_type: MedType
+    begntime: ClaimTime
+    endtime: ClaimTime
+    medfee_sumamt: ExactAmount
+    fulamt_ownpay_amt: ExactAmount
+    overlmt_selfpay: ExactAmount
+    preselfpay_amt: ExactAmount
+    dise_codg: str | None = None
+
+    @property
+    def insurance_year(self) -> int:
+        """The year of admission or visit (SPEC §5)."""
+        return self.begntime.year
+
+
+def parse_claim(data: Mapping[str, Any]) -> Claim:
+    """Validate a claim body, refusing with the SPEC code of the first rule it breaks.
+
+    A missing or malformed non-money field is ``INVALID_REQUEST`` (naming the field); an amount
+    that is not an exact number is ``INVALID_AMOUNTS``; a time that is not ISO is
+    ``INVALID_DATES`` — unless the amounts are wrong as well, since amounts are checked first.
+    """
+    try:
+        return Claim.model_validate(data)
+    except ValidationError as exc:
+        raise _rejection(data, exc) from None
+
+
+def _rejection(data: Mapping[str, Any], exc: ValidationError) -> Rejected:
+    amount_errors: list[str] = []
+    time_errors: list[str] = []
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(part) for part in error["loc"]) or "claim"
+        message = f"{field}: {_reason(error)}"
+        if error["type"] == "missing":
+            return Rejected(RejectionCode.INVALID_REQUEST, f"{field}: field required")
+        if field in AMOUNT_FIELDS:
+            amount_errors.append(message)
+        elif field in TIME_FIELDS:
+            time_errors.append(message)
+        else:
+            return Rejected(RejectionCode.INVALID_REQUEST, message)
+    if amount_errors:
+        return Rejected(RejectionCode.INVALID_AMOUNTS, "; ".join(amount_errors))
+    # Amounts parsed; their own rules still come before the dates (SPEC §5 order of checks).
+    check_amounts(*(_exact_amount(data[name]) for name in AMOUNT_FIELDS))
+    return Rejected(RejectionCode.INVALID_DATES, "; ".join(time_errors))
+
+
+def _reason(error: Any) -> str:
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")

@@ -1,0 +1,33 @@
+"""The refusals of adjudication: a stable code and a readable message (SPEC §5)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RejectionCode(StrEnum):
+    """Stable refusal codes, in the order SPEC §5 checks them."""
+
+    INVALID_REQUEST = "INVALID_REQUEST"
+    INVALID_AMOUNTS = "INVALID_AMOUNTS"
+    INVALID_DATES = "INVALID_DATES"
+    UNKNOWN_PERSON = "UNKNOWN_PERSON"
+    NOT_ENROLLED = "NOT_ENROLLED"
+    PREMIUM_UNPAID = "PREMIUM_UNPAID"
+    ADMITTED_AFTER_DEATH = "ADMITTED_AFTER_DEATH"
+    SETTLEMENT_DEADLINE_PASSED = "SETTLEMENT_DEADLINE_PASSED"
+    DISEASE_NOT_COVERED = "DISEASE_NOT_COVERED"
+    NOT_PRIMARY_CARE = "NOT_PRIMARY_CARE"
+
+
+class Rejected(Exception):
+    """A claim the engine refuses; ``code`` is stable, ``message`` is for people."""
+
+    def __init__(self, code: RejectionCode | str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = str(code)
+        self.message = message
+
+    def to_wire(self) -> dict[str, str]:
+        """The refusal as SPEC §6 puts it: ``{"code": ..., "message": ...}``."""
+        return {"code": self.code, "message": self.message}

@@ -1,0 +1,289 @@
+"""A benefit policy is data: one validated TOML file per region and year (SPEC §5).
+
+Every figure the waterfall uses — deductibles, ratios, caps, the chronic-disease list, the
+catastrophic bands — comes from the file; the engine holds no literal of any policy. Loading a
+file that breaks a rule (bands out of order, a ratio above 1, a level missing) fails with
+``PolicyError`` naming the field.
+
+File format (amounts and ratios as TOML numbers, read exactly as ``Decimal``)::
+
+    name = "liaocheng-2024"
+    [basic]                      annual_cap — shared by inpatient and chronic outpatient
+    [inpatient]                  stay_deductible_factors = [1, 0.5, 0]  (last one repeats)
+    [inpatient.levels.N]         deductible, ratio; optional [inpatient.levels.N.public]
+    [chronic_outpatient]         ratio, diseases = [{ codes = "C00-C97", name = "..." }, ...]
+    [general_outpatient]         ratio, annual_cap, primary_care_only
+    [accident_outpatient]        deductible_per_visit, ratio, annual_cap
+    [catastrophic]               annual_cap, bands = [{ from = 11000, ratio = 0.60 }, ...]
+    [catastrophic.tilt.IDENTITY] threshold, ratios = [...]   (optional, special persons)
+    [assistance]                 applies_to = [...]            (optional third pass, fund 610100)
+    [assistance.identities.IDENTITY] ratio, annual_cap ; [assistance.flagged] for the
+                                 medical-assistance flag of a person with no identity rule
+"""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+from services.settlement.engine.claim import MedType
+from shared.events import Identity
+
+POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+HOSPITAL_LEVELS = (1, 2, 3)
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used; the message names the file and the field."""
+
+
+Ratio = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
+Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False, decimal_places=2)]
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class LevelTerms(_Part):
+    """Deductible and ratio of a hospital level."""
+
+    deductible: Amount
+    ratio: Ratio
+
+
+class InpatientLevel(LevelTerms):
+    """A level's terms, with the better terms of its public designated hospitals if any."""
+
+    public: LevelTerms | None = None
+
+
+class BasicFund(_Part):
+    annual_cap: Amount
+
+
+class Inpatient(_Part):
+    stay_deductible_factors: list[Ratio] = Field(min_length=1)
+    levels: dict[int, InpatientLevel]
+
+    @model_validator(mode="after")
+    def _every_level(self) -> Inpatient:
+        missing = [level for level in HOSPITAL_LEVELS if level not in self.levels]
+        if missing:
+            raise ValueError(f"levels: hospital level {missing[0]} is missing")
+        extra = sorted(set(self.levels) - set(HOSPITAL_LEVELS))
+        if extra:
+            raise ValueError(f"levels: unknown hospital level {extra[0]}")
+        return self
+
+    def terms(self, level: int, public: bool) -> LevelTerms:
+        """The deductible and ratio at a hospital of this level and public status."""
+        terms = self.levels[level]
+        if public and terms.public is not None:
+            return terms.public
+        return terms
+
+    def deductible_factor(self, stay_number: int) -> Decimal:
+        """The share of the deductible due for the person's n-th stay of the year (1-based)."""
+        factors = self.stay_deductible_factors
+        return factors[min(stay_number, len(factors)) - 1]
+
+
+class Disease(_Part):
+    """ICD-10 codes by prefix: ``"N18"``, ``"D68.1"`` or a range of categories ``"C00-C97"``."""
+
+    codes: str = Field(pattern=r"^[A-Z][0-9]{2}(\.[0-9A-Z]+)?(-[A-Z][0-9]{2})?$")
+    name: str = ""
+
+    def covers(self, code: str) -> bool:
+        """Whether a normalised ICD-10 code (upper case, no dot) falls under this entry."""
+        first, _, last = self.codes.partition("-")
+        if last:
+            return first <= code[:3] <= last
+        return code.startswith(first.replace(".", ""))
+
+
+class ChronicOutpatient(_Part):
+    ratio: Ratio
+    diseases: list[Disease] = Field(min_length=1)
+
+    def covers(self, dise_codg: str | None) -> bool:
+        """Whether the diagnosis is on the list of chronic and special diseases."""
+        if not dise_codg:
+            return False
+        code = dise_codg.strip().upper().replace(".", "")
+        return any(disease.covers(code) for disease in self.diseases)
+
+
+class GeneralOutpatient(_Part):
+    ratio: Ratio
+    annual_cap: Amount
+    primary_care_only: bool = True
+
+
+class AccidentOutpatient(_Part):
+    deductible_per_visit: Amount
+    ratio: Ratio
+    annual_cap: Amount
+
+
+class Band(_Part):
+    """Burden from ``start`` up to the next band's start is reimbursed at ``ratio``."""
+
+    start: Amount = Field(alias="from")
+    ratio: Ratio
+
+
+class Tilt(_Part):
+    """Catastrophic terms for a special identity: a lower threshold and higher band ratios."""
+
+    threshold: Amount
+    ratios: list[Ratio]
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Bands ready for computation: (start, ratio, entitlement accrued below start)."""
+
+    bands: tuple[tuple[Decimal, Decimal, Decimal], ...]
+
+    @classmethod
+    def of(cls, bands: list[tuple[Decimal, Decimal]]) -> Schedule:
+        rows: list[tuple[Decimal, Decimal, Decimal]] = []
+        accrued = Decimal(0)
+        for index, (start, ratio) in enumerate(bands):
+            if index:
+                previous_start, previous_ratio, _ = rows[-1]
+                accrued += (start - previous_start) * previous_ratio
+            rows.append((start, ratio, accrued))
+        return cls(tuple(rows))
+
+    def entitlement(self, burden: Decimal) -> Decimal:
+        """f(B): progressive, each band at its own rate (unrounded)."""
+        for start, ratio, accrued in reversed(self.bands):
+            if burden >= start:
+                return accrued + (burden - start) * ratio
+        return Decimal(0)
+
+
+class Catastrophic(_Part):
+    annual_cap: Amount
+    bands: list[Band] = Field(min_length=1)
+    tilt: dict[Identity, Tilt] = Field(default_factory=dict)
+    _base: Schedule = PrivateAttr()
+    _tilted: dict[Identity, Schedule] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Catastrophic:
+        starts = [band.start for band in self.bands]
+        for index in range(1, len(starts)):
+            if starts[index] <= starts[index - 1]:
+                raise ValueError(
+                    f"bands: band {index} starts at {starts[index]}, not above band "
+                    f"{index - 1} at {starts[index - 1]}: bands must be in increasing order"
+                )
+        for identity, tilt in self.tilt.items():
+            if len(tilt.ratios) != len(self.bands):
+                raise ValueError(
+                    f"tilt.{identity}.ratios: {len(tilt.ratios)} ratios for {len(self.bands)} bands"
+                )
+            if len(starts) > 1 and tilt.threshold >= starts[1]:
+                raise ValueError(
+                    f"tilt.{identity}.threshold: {tilt.threshold} is not below the second "
+                    f"band's start {starts[1]}"
+                )
+        return self
+
+    def model_post_init(self, context: Any, /) -> None:
+        # Computed once per policy: the waterfall asks for a schedule on every claim.
+        base = [(band.start, band.ratio) for band in self.bands]
+        self._base = Schedule.of(base)
+        for identity, tilt in self.tilt.items():
+            tilted = [(start, ratio) for (start, _), ratio in zip(base, tilt.ratios, strict=True)]
+            tilted[0] = (tilt.threshold, tilted[0][1])
+            self._tilted[identity] = Schedule.of(tilted)
+
+    def schedule(self, identity: Identity) -> Schedule:
+        """The bands that apply to a person of this identity."""
+        return self._tilted.get(identity, self._base)
+
+
+class AssistanceRule(_Part):
+    ratio: Ratio
+    annual_cap: Amount
+
+
+class Assistance(_Part):
+    """Medical assistance (fund 610100) on what the person still bears in policy scope."""
+
+    applies_to: list[MedType] = Field(
+        default_factory=lambda: [MedType.INPATIENT, MedType.CHRONIC_OUTPATIENT]
+    )
+    identities: dict[Identity, AssistanceRule] = Field(default_factory=dict)
+    flagged: AssistanceRule | None = None
+
+    def rule(self, identity: Identity, medical_assistance: bool) -> AssistanceRule | None:
+        """The person's rule: their identity's, else the flag's when they carry the flag."""
+        rule = self.identities.get(identity)
+        if rule is None and medical_assistance:
+            rule = self.flagged
+        return rule
+
+
+class Policy(BaseModel):
+    """A whole benefit policy (SPEC §5). Build with ``Policy.from_file`` or ``load_policy``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    basic: BasicFund
+    inpatient: Inpatient
+    chronic_outpatient: ChronicOutpatient
+    general_outpatient: GeneralOutpatient
+    accident_outpatient: AccidentOutpatient
+    catastrophic: Catastrophic
+    assistance: Assistance | None = None
+
+    @classmethod
+    def from_toml(cls, text: str, source: str = "<policy>") -> Policy:
+        """Parse and validate a policy file's text; ``PolicyError`` names the bad field."""
+        try:
+            data: dict[str, Any] = tomllib.loads(text, parse_float=Decimal)
+        except tomllib.TOMLDecodeError as exc:
+            raise PolicyError(f"{source}: not valid TOML: {exc}") from None
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            problems = []
+            for error in exc.errors(include_url=False):
+                field = ".".join(str(part) for part in error["loc"]) or "policy"
+                problems.append(f"{field}: {str(error['msg']).removeprefix('Value error, ')}")
+            raise PolicyError(f"{source}: " + "; ".join(problems)) from None
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Policy:
+        """Load a policy from a TOML file."""
+        path = Path(path)
+        return cls.from_toml(path.read_text(encoding="utf-8"), source=str(path))
+
+
+@functools.cache
+def load_policy(name_or_path: str) -> Policy:
+    """A shipped policy by name (``"liaocheng-2024"``), or a file by path; cached."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml" or candidate.is_file():
+        return Policy.from_file(candidate)
+    if "/" in name_or_path or not name_or_path:
+        raise PolicyError(f"no such policy: {name_or_path!r}")
+    path = POLICY_DIR / f"{name_or_path}.toml"
+    if not path.is_file():
+        shipped = sorted(p.stem for p in POLICY_DIR.glob("*.toml"))
+        raise PolicyError(f"no such policy: {name_or_path!r} (shipped: {', '.join(shipped)})")
+    return Policy.from_file(path)

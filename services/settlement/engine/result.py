@@ -1,0 +1,85 @@
+"""The answer to a claim: every amount of the waterfall, per fund, with its receipt lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from services.settlement.engine.accumulator import Accumulator
+from services.settlement.engine.claim import MedType
+
+BASIC_FUND = "390100"  # 职工/居民基本医疗保险统筹基金 — here the resident basic fund
+CATASTROPHIC_FUND = "390200"  # 居民大病保险
+ASSISTANCE_FUND = "610100"  # 医疗救助
+
+
+@dataclass(frozen=True, slots=True)
+class FundPayment:
+    """One row of ``setldetail``: what one fund pays."""
+
+    fund_pay_type: str
+    fund_payamt: Decimal
+
+    def to_wire(self) -> dict[str, str]:
+        return {"fund_pay_type": self.fund_pay_type, "fund_payamt": f"{self.fund_payamt:.2f}"}
+
+
+@dataclass(frozen=True, slots=True)
+class Adjudication:
+    """A claim adjudicated: SPEC §6 result fields, plus what the accumulator needs.
+
+    ``stays_added`` (1 for an inpatient stay, else 0) and ``burden_added`` (the claim's
+    catastrophic burden P − ``hifp_pay``, 0 outside inpatient and chronic outpatient) are what
+    posting adds to the accumulator and what a reversal takes away.
+    """
+
+    psn_no: str
+    mdtrt_id: str
+    med_type: MedType
+    insurance_year: int
+    medfee_sumamt: Decimal
+    fulamt_ownpay_amt: Decimal
+    overlmt_selfpay: Decimal
+    preselfpay_amt: Decimal
+    inscp_scp_amt: Decimal
+    act_pay_dedc: Decimal
+    hifp_pay: Decimal
+    hifmi_pay: Decimal
+    maf_pay: Decimal
+    fund_pay_sumamt: Decimal
+    psn_part_amt: Decimal
+    setldetail: tuple[FundPayment, ...]
+    setl_proc_info: tuple[str, ...]
+    accumulator_before: Accumulator
+    stays_added: int
+    burden_added: Decimal
+
+    @property
+    def accumulator_after(self) -> Accumulator:
+        """The person's totals once this settlement is posted."""
+        return self.accumulator_before.apply(self)
+
+    def to_wire(self, setl_id: str | None = None) -> dict[str, Any]:
+        """The SPEC §6 result: amounts as two-decimal strings, accumulators after posting."""
+        return {
+            "setl_id": setl_id,
+            "psn_no": self.psn_no,
+            "mdtrt_id": self.mdtrt_id,
+            "med_type": str(self.med_type),
+            "insurance_year": self.insurance_year,
+            "medfee_sumamt": f"{self.medfee_sumamt:.2f}",
+            "fulamt_ownpay_amt": f"{self.fulamt_ownpay_amt:.2f}",
+            "overlmt_selfpay": f"{self.overlmt_selfpay:.2f}",
+            "preselfpay_amt": f"{self.preselfpay_amt:.2f}",
+            "inscp_scp_amt": f"{self.inscp_scp_amt:.2f}",
+            "act_pay_dedc": f"{self.act_pay_dedc:.2f}",
+            "hifp_pay": f"{self.hifp_pay:.2f}",
+            "hifmi_pay": f"{self.hifmi_pay:.2f}",
+            "maf_pay": f"{self.maf_pay:.2f}",
+            "fund_pay_sumamt": f"{self.fund_pay_sumamt:.2f}",
+            "psn_part_amt": f"{self.psn_part_amt:.2f}",
+            "setldetail": [row.to_wire() for row in self.setldetail],
+            "setl_proc_info": list(self.setl_proc_info),
+            "accumulators": self.accumulator_after.to_dict(),
+        }
