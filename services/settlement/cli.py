@@ -11,6 +11,9 @@ def cli() -> None:
 
 
 # Commands are registered below, one line each (keep this list sorted by command name).
+from services.settlement.batch import adjudicate_command  # noqa: E402
+
+cli.add_command(adjudicate_command)
 
 
 def main() -> None:

@@ -8,7 +8,8 @@ from enum import StrEnum
 class RejectionCode(StrEnum):
     """Stable refusal codes, in the order SPEC §5 checks them."""
 
-    INVALID_REQUEST = "INVALID_REQUEST"
+    INVALID_JSON = "INVALID_JSON"  # the batch command: a line that is not JSON
+    INVALID_REQUEST = "INVALID_REQUEST"  # a field missing or of the wrong shape
     INVALID_AMOUNTS = "INVALID_AMOUNTS"
     INVALID_DATES = "INVALID_DATES"
     UNKNOWN_PERSON = "UNKNOWN_PERSON"
