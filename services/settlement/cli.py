@@ -12,8 +12,22 @@ def cli() -> None:
 
 # Commands are registered below, one line each (keep this list sorted by command name).
 from services.settlement.batch import adjudicate_command  # noqa: E402
+from services.settlement.commands import (  # noqa: E402
+    consume,
+    hospitals_group,
+    migrate,
+    rebuild,
+    serve,
+    verify,
+)
 
 cli.add_command(adjudicate_command)
+cli.add_command(consume)
+cli.add_command(hospitals_group)
+cli.add_command(migrate)
+cli.add_command(rebuild)
+cli.add_command(serve)
+cli.add_command(verify)
 
 
 def main() -> None:

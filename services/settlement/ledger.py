@@ -1,0 +1,205 @@
+"""The append-only ledger of settlements and reversals, and the accumulators it moves.
+
+Every entry carries the exact body answered and the signed accumulator change, so that
+``verify`` can recompute every accumulator from the ledger alone. The accumulator row of
+(psn_no, year) is read under a row lock (PostgreSQL ``FOR UPDATE``; SQLite serialises writers
+with BEGIN IMMEDIATE) and written in the same transaction as the ledger row.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.settlement.dbutil import for_update, insert_ignore
+from services.settlement.engine.accumulator import Accumulator
+from services.settlement.models import ACCUMULATOR_FIELDS, accumulators, active_visits, ledger
+
+SETTLEMENT = "settlement"
+REVERSAL = "reversal"
+
+
+def delta_of(before: Accumulator, after: Accumulator) -> dict[str, Any]:
+    """The signed change from ``before`` to ``after``, JSON-ready."""
+    return Accumulator(
+        **{f.name: getattr(after, f.name) - getattr(before, f.name) for f in fields(Accumulator)}
+    ).to_dict()
+
+
+def plus(acc: Accumulator, delta: dict[str, Any], sign: int = 1) -> Accumulator:
+    """``acc`` moved by a stored delta (``sign=-1`` takes it away)."""
+    return Accumulator(
+        **{
+            name: getattr(acc, name)
+            + sign * (int(delta[name]) if name == "inpatient_stays" else Decimal(delta[name]))
+            for name in ACCUMULATOR_FIELDS
+        }
+    )
+
+
+def _acc(row: Any) -> Accumulator:
+    return Accumulator(**{name: getattr(row, name) for name in ACCUMULATOR_FIELDS})
+
+
+async def read_accumulator(conn: AsyncConnection, psn_no: str, year: int) -> Accumulator:
+    """The totals now (no lock: for lookups and previews)."""
+    row = (
+        await conn.execute(
+            select(accumulators)
+            .where(accumulators.c.psn_no == psn_no)
+            .where(accumulators.c.year == year)
+        )
+    ).first()
+    return Accumulator.zero() if row is None else _acc(row)
+
+
+async def lock_accumulator(conn: AsyncConnection, psn_no: str, year: int) -> Accumulator:
+    """The totals, with the row locked until the transaction ends (created at zero if new)."""
+    stmt = for_update(
+        conn,
+        select(accumulators)
+        .where(accumulators.c.psn_no == psn_no)
+        .where(accumulators.c.year == year),
+    )
+    row = (await conn.execute(stmt)).first()
+    if row is None:
+        zero = Accumulator.zero()
+        await conn.execute(
+            insert_ignore(
+                conn,
+                accumulators,
+                psn_no=psn_no,
+                year=year,
+                **{name: getattr(zero, name) for name in ACCUMULATOR_FIELDS},
+            )
+        )
+        row = (await conn.execute(stmt)).one()
+    return _acc(row)
+
+
+async def write_accumulator(
+    conn: AsyncConnection, psn_no: str, year: int, acc: Accumulator
+) -> None:
+    await conn.execute(
+        update(accumulators)
+        .where(accumulators.c.psn_no == psn_no)
+        .where(accumulators.c.year == year)
+        .values(**{name: getattr(acc, name) for name in ACCUMULATOR_FIELDS})
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A settlement as the ledger holds it."""
+
+    setl_id: str
+    hospital_id: int
+    mdtrt_id: str
+    psn_no: str
+    insurance_year: int
+    med_type: str
+    idempotency_key: str | None
+    request_hash: str | None
+    response: str
+    delta: dict[str, Any]
+    created_at: datetime
+
+
+def _entry(row: Any) -> Entry:
+    return Entry(
+        setl_id=row.setl_id,
+        hospital_id=row.hospital_id,
+        mdtrt_id=row.mdtrt_id,
+        psn_no=row.psn_no,
+        insurance_year=row.insurance_year,
+        med_type=row.med_type,
+        idempotency_key=row.idempotency_key,
+        request_hash=row.request_hash,
+        response=row.response,
+        delta=json.loads(row.delta),
+        created_at=row.created_at,
+    )
+
+
+async def by_idempotency_key(conn: AsyncConnection, hospital_id: int, key: str) -> Entry | None:
+    row = (
+        await conn.execute(
+            select(ledger)
+            .where(ledger.c.hospital_id == hospital_id)
+            .where(ledger.c.idempotency_key == key)
+        )
+    ).first()
+    return None if row is None else _entry(row)
+
+
+async def settlement(conn: AsyncConnection, setl_id: str) -> Entry | None:
+    row = (
+        await conn.execute(
+            select(ledger)
+            .where(ledger.c.setl_id == setl_id)
+            .where(ledger.c.entry_type == SETTLEMENT)
+        )
+    ).first()
+    return None if row is None else _entry(row)
+
+
+async def reversal(conn: AsyncConnection, setl_id: str) -> Entry | None:
+    row = (
+        await conn.execute(
+            select(ledger).where(ledger.c.setl_id == setl_id).where(ledger.c.entry_type == REVERSAL)
+        )
+    ).first()
+    return None if row is None else _entry(row)
+
+
+async def visit_settled(conn: AsyncConnection, hospital_id: int, mdtrt_id: str) -> str | None:
+    """The standing settlement of a hospital's visit, if any."""
+    return (
+        await conn.execute(
+            select(active_visits.c.setl_id)
+            .where(active_visits.c.hospital_id == hospital_id)
+            .where(active_visits.c.mdtrt_id == mdtrt_id)
+        )
+    ).scalar()
+
+
+async def append_settlement(conn: AsyncConnection, entry: Entry) -> None:
+    """Record a settlement; the database refuses a reused idempotency key or a settled visit."""
+    await conn.execute(insert(ledger).values(entry_type=SETTLEMENT, **_values(entry)))
+    await conn.execute(
+        insert(active_visits).values(
+            hospital_id=entry.hospital_id, mdtrt_id=entry.mdtrt_id, setl_id=entry.setl_id
+        )
+    )
+
+
+async def append_reversal(conn: AsyncConnection, entry: Entry) -> None:
+    """Record a reversal (once per settlement, by a unique key) and free the visit."""
+    await conn.execute(insert(ledger).values(entry_type=REVERSAL, **_values(entry)))
+    await conn.execute(delete(active_visits).where(active_visits.c.setl_id == entry.setl_id))
+
+
+def _values(entry: Entry) -> dict[str, Any]:
+    return {
+        "setl_id": entry.setl_id,
+        "hospital_id": entry.hospital_id,
+        "mdtrt_id": entry.mdtrt_id,
+        "psn_no": entry.psn_no,
+        "insurance_year": entry.insurance_year,
+        "med_type": entry.med_type,
+        "idempotency_key": entry.idempotency_key,
+        "request_hash": entry.request_hash,
+        "response": entry.response,
+        "delta": json.dumps(entry.delta, sort_keys=True),
+        "created_at": entry.created_at,
+    }
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

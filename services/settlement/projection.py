@@ -1,0 +1,189 @@
+"""The coverage projection: a pure fold of a person's enrollment events (SPEC §3, §5 eligibility).
+
+Settlement never recomputes premium rules; it learns from the events what a person owes per
+year, what was paid (net of refunds), the identity timeline and death. ``fold`` is called once per
+event, in stream order; the consumer guarantees the order and that each event is folded once.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from services.settlement.engine.coverage import Coverage
+from shared.events import (
+    DeceasedStop,
+    Event,
+    Identity,
+    IdentityChanged,
+    PremiumDueChanged,
+    PremiumPaid,
+    PremiumRefunded,
+    Registered,
+)
+from shared.money import ZERO, Money
+
+
+class YearCover(BaseModel):
+    """One insurance year: registration, what is owed, and payments and refunds by tax serial."""
+
+    model_config = ConfigDict(frozen=True)
+
+    registered: bool = False
+    premium_due: Money = ZERO
+    payments: dict[str, Money] = {}
+    refunds: dict[str, Money] = {}
+
+    @property
+    def premium_paid(self) -> Decimal:
+        """Confirmed payments net of refunds."""
+        return sum(self.payments.values(), ZERO) - sum(self.refunds.values(), ZERO)
+
+    @property
+    def paid_up(self) -> bool:
+        return self.registered and self.premium_paid >= self.premium_due
+
+
+class IdentitySpell(BaseModel):
+    """An identity in force from ``effective_from`` until the next spell."""
+
+    model_config = ConfigDict(frozen=True)
+
+    effective_from: date
+    stream_version: int
+    identity: str
+    medical_assistance: bool
+
+
+class Death(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    date_of_death: date
+    settlement_deadline: date
+
+
+class CoverageState(BaseModel):
+    """Everything settlement knows about one person, folded from their stream."""
+
+    model_config = ConfigDict(frozen=True)
+
+    psn_no: str
+    certno: str | None = None
+    version: int = 0
+    years: dict[int, YearCover] = {}
+    identities: tuple[IdentitySpell, ...] = ()
+    death: Death | None = None
+
+    def identity_on(self, on: date) -> IdentitySpell | None:
+        """The spell in force on a date; before the first spell, the first one."""
+        current = self.identities[0] if self.identities else None
+        for spell in self.identities:
+            if spell.effective_from <= on:
+                current = spell
+        return current
+
+
+def _with_year(state: CoverageState, year: int, cover: YearCover) -> dict[int, YearCover]:
+    return {**state.years, year: cover}
+
+
+def _spells(state: CoverageState, spell: IdentitySpell) -> tuple[IdentitySpell, ...]:
+    return tuple(
+        sorted((*state.identities, spell), key=lambda s: (s.effective_from, s.stream_version))
+    )
+
+
+def fold(state: CoverageState | None, event: Event) -> CoverageState:
+    """Apply one event to a person's state (``None`` before their first event)."""
+    if state is None:
+        state = CoverageState(psn_no=event.psn_no)
+    p = event.payload
+    changes: dict[str, object] = {"version": event.stream_version}
+    if isinstance(p, Registered):
+        cover = state.years.get(p.insurance_year, YearCover())
+        cover = cover.model_copy(update={"registered": True, "premium_due": p.premium_due})
+        changes["certno"] = p.certno
+        changes["years"] = _with_year(state, p.insurance_year, cover)
+        changes["identities"] = _spells(
+            state,
+            IdentitySpell(
+                effective_from=event.occurred_at.date(),
+                stream_version=event.stream_version,
+                identity=str(p.identity),
+                medical_assistance=p.medical_assistance,
+            ),
+        )
+    elif isinstance(p, IdentityChanged):
+        changes["identities"] = _spells(
+            state,
+            IdentitySpell(
+                effective_from=p.effective_from,
+                stream_version=event.stream_version,
+                identity=str(p.identity),
+                medical_assistance=p.medical_assistance,
+            ),
+        )
+    elif isinstance(p, PremiumPaid):
+        cover = state.years.get(p.insurance_year, YearCover())
+        # Keyed by tax serial: a payment confirmed twice still counts once.
+        payments = {**cover.payments, p.tax_serial: p.amount}
+        changes["years"] = _with_year(
+            state, p.insurance_year, cover.model_copy(update={"payments": payments})
+        )
+    elif isinstance(p, PremiumRefunded):
+        cover = state.years.get(p.insurance_year, YearCover())
+        refunds = {**cover.refunds, p.tax_serial: p.amount}
+        changes["years"] = _with_year(
+            state, p.insurance_year, cover.model_copy(update={"refunds": refunds})
+        )
+    elif isinstance(p, PremiumDueChanged):
+        cover = state.years.get(p.insurance_year, YearCover())
+        changes["years"] = _with_year(
+            state, p.insurance_year, cover.model_copy(update={"premium_due": p.premium_due})
+        )
+    elif isinstance(p, DeceasedStop):
+        # The last deceased-stop wins: an extension or an early final stop.
+        changes["death"] = Death(
+            date_of_death=p.date_of_death, settlement_deadline=p.settlement_deadline
+        )
+    # SubsidyGranted and future informational events change nothing settlement relies on.
+    return state.model_copy(update=changes)
+
+
+def fold_all(events: list[Event]) -> CoverageState | None:
+    """Fold a whole stream (ordered by stream_version)."""
+    state: CoverageState | None = None
+    for event in sorted(events, key=lambda e: e.stream_version):
+        state = fold(state, event)
+    return state
+
+
+def to_json(state: CoverageState) -> str:
+    return state.model_dump_json()
+
+
+def from_json(raw: str) -> CoverageState:
+    return CoverageState.model_validate_json(raw)
+
+
+# --- what the projection says on a date ------------------------------------------------------
+
+
+def coverage_on(state: CoverageState | None, on: date) -> Coverage:
+    """The engine's coverage facts for the insurance year of ``on`` (admission or visit day)."""
+    if state is None:
+        return Coverage(known=False, registered=False)
+    cover = state.years.get(on.year, YearCover())
+    spell = state.identity_on(on)
+    return Coverage(
+        known=True,
+        registered=cover.registered,
+        premium_due=cover.premium_due,
+        premium_paid=cover.premium_paid,
+        identity=Identity(spell.identity) if spell else Identity.ORDINARY,
+        medical_assistance=spell.medical_assistance if spell else False,
+        date_of_death=state.death.date_of_death if state.death else None,
+        settlement_deadline=state.death.settlement_deadline if state.death else None,
+    )
