@@ -11,6 +11,11 @@ def cli() -> None:
 
 
 # Commands are registered below, one line each (keep this list sorted by command name).
+from services.enrollment.commands import migrate, relay, serve  # noqa: E402
+
+cli.add_command(migrate)
+cli.add_command(relay)
+cli.add_command(serve)
 
 
 def main() -> None:
