@@ -166,7 +166,8 @@ class SubsidyGranted(EventPayload):
     ``kind``: ``paid_on_behalf`` (government pays the personal premium; added before 30 June),
     ``refund_after_payment`` (100 % refunded after the person paid; added after 30 June),
     ``low_income_60`` (60 % of the personal premium after payment, low-income non-minors).
-    ``status``: ``payable``, or ``pending_policy`` where the source leaves it to a future policy.
+    ``status``: ``payable``, or ``pending_policy`` where the source leaves it to a future policy,
+    or ``paid_by_government`` (paid on behalf through the tax feed: nothing to pay out).
     """
 
     event_type: ClassVar[EventType] = EventType.SUBSIDY_GRANTED
@@ -175,6 +176,8 @@ class SubsidyGranted(EventPayload):
     amount: Money
     status: str = "payable"
     reason: str = ""
+    # The payment the subsidy answers (one subsidy per payment); added later, hence optional.
+    tax_serial: str | None = None
 
 
 PAYLOAD_TYPES: dict[EventType, type[EventPayload]] = {
