@@ -105,7 +105,8 @@ class Disease(_Part):
         """Whether a normalised ICD-10 code (upper case, no dot) falls under this entry."""
         first, _, last = self.codes.partition("-")
         if last:
-            return first <= code[:3] <= last
+            category = code[:3]
+            return len(category) == 3 and category[1:].isdigit() and first <= category <= last
         return code.startswith(first.replace(".", ""))
 
 
