@@ -1,0 +1,82 @@
+"""Fifty simultaneous settlements for one person from two hospitals, on PostgreSQL row locks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from services.settlement import coverage_store, hospitals, ledger, migrations
+from services.settlement import verify as verifying
+from services.settlement.engine import load_policy
+from services.settlement.sample import Stream, claim
+from services.settlement.service import SettlementService
+from shared.db import make_engine
+
+pytestmark = pytest.mark.integration
+
+
+async def test_fifty_concurrent_settlements_never_exceed_a_cap(pg_url):
+    await migrations.upgrade_async(pg_url)
+    engine = make_engine(pg_url, pool_size=25, max_overflow=30)
+    try:
+        async with engine.begin() as conn:
+            city, _ = await hospitals.add(conn, code="H3", name="City", level=3, public=True)
+            county, _ = await hospitals.add(conn, code="H2", name="County", level=2)
+        s = Stream()
+        for event in (s.registered(), s.paid()):
+            async with engine.begin() as conn:
+                await coverage_store.apply(conn, event)
+        service = SettlementService(engine, load_policy("liaocheng-2024"))
+
+        async def settle(i: int) -> dict:
+            hospital = city if i % 2 else county
+            body = claim(s.psn_no, total="40000.00", wholly="0", class_b="0")
+            answer = await service.settle(hospital, body, f"race-{i}")
+            return json.loads(answer.body)
+
+        results = await asyncio.gather(*(settle(i) for i in range(50)))
+
+        async with engine.connect() as conn:
+            acc = await ledger.read_accumulator(conn, s.psn_no, 2024)
+            differences = await verifying.verify(conn)
+            entries = (await conn.execute(select(ledger.ledger))).all()
+        policy = load_policy("liaocheng-2024")
+        assert len(entries) == 50
+        assert acc.inpatient_stays == 50
+        # no cap exceeded, and the cap is reached exactly: no update was lost
+        assert acc.basic_paid == policy.basic.annual_cap
+        assert acc.catastrophic_paid <= policy.catastrophic.annual_cap
+        assert sum(Decimal(r["hifp_pay"]) for r in results) == acc.basic_paid
+        assert sum(Decimal(r["hifmi_pay"]) for r in results) == acc.catastrophic_paid
+        burden = sum(Decimal(r["inscp_scp_amt"]) - Decimal(r["hifp_pay"]) for r in results)
+        assert burden == acc.catastrophic_burden
+        # each answer saw the totals of the ones before it: stays numbered 1..50
+        assert sorted(r["accumulators"]["inpatient_stays"] for r in results) == list(range(1, 51))
+        assert differences == []
+    finally:
+        await engine.dispose()
+
+
+async def test_concurrent_retries_with_one_key_settle_once(pg_url):
+    await migrations.upgrade_async(pg_url)
+    engine = make_engine(pg_url)
+    try:
+        async with engine.begin() as conn:
+            city, _ = await hospitals.add(conn, code="H3", name="City", level=3, public=True)
+        s = Stream()
+        for event in (s.registered(), s.paid()):
+            async with engine.begin() as conn:
+                await coverage_store.apply(conn, event)
+        service = SettlementService(engine, load_policy("liaocheng-2024"))
+        body = claim(s.psn_no)
+        answers = await asyncio.gather(*(service.settle(city, body, "one-key") for _ in range(10)))
+        assert len({a.body for a in answers}) == 1
+        async with engine.connect() as conn:
+            acc = await ledger.read_accumulator(conn, s.psn_no, 2024)
+        assert acc.inpatient_stays == 1
+    finally:
+        await engine.dispose()
