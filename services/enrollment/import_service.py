@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from services.enrollment.bulk_store import append_many, load_streams, psn_nos_by
 from services.enrollment.imports import ListRow, ParsedList, RowError
 from services.enrollment.models import registrations
 from services.enrollment.premium_files import NoPremiumRules, load_rules
-from shared.events import Event
+from shared.events import Event, utcnow
 
 CHUNK_ROWS = 1000
 Progress = Callable[[int], None]
@@ -85,15 +85,16 @@ async def import_rows(
     insurance_year: int,
     rules_dir: Path,
     *,
-    today: date | None = None,
+    now: datetime | None = None,
     chunk_rows: int = CHUNK_ROWS,
     progress: Progress | None = None,
 ) -> ImportReport:
     """Register every valid row for ``insurance_year``; report the refused ones.
 
-    ``progress(n)`` is called after each chunk with the number of rows it covered.
+    ``progress(n)`` is called after each chunk with the number of rows it covered. ``now`` is
+    the business time of the registrations (default: the clock).
     """
-    today = today or date.today()
+    now = now or utcnow()
     report = ImportReport(insurance_year, rows=parsed.total, errors=list(parsed.errors))
     rules_for = _rules_for(rules_dir)
     for start in range(0, len(parsed.rows), chunk_rows):
@@ -101,7 +102,7 @@ async def import_rows(
         for attempt in range(5):
             try:
                 registered, existing, errors = await _import_chunk(
-                    sessionmaker, chunk, insurance_year, rules_for, today
+                    sessionmaker, chunk, insurance_year, rules_for, now
                 )
                 break
             except IntegrityError:
@@ -121,7 +122,7 @@ async def _import_chunk(
     chunk: list[ListRow],
     year: int,
     rules_for: domain.RulesFor,
-    today: date,
+    now: datetime,
 ) -> tuple[int, int, list[RowError]]:
     errors: list[RowError] = []
     async with sessionmaker() as session, session.begin():
@@ -158,7 +159,7 @@ async def _import_chunk(
                 identity=row.identity,
             )
             try:
-                payloads = domain.register(state, request, rules_for, today)
+                payloads = domain.register(state, request, rules_for, now.date())
             except domain.DomainError as exc:
                 errors.append(RowError(row.row, _field_of(exc.code), exc.message))
                 continue
@@ -167,6 +168,8 @@ async def _import_chunk(
                 continue
             psn_no = psn_no or new_psn_no()
             version = state.version + 1 if state else 1
-            new_events.append(Event.new(payloads[0], psn_no=psn_no, stream_version=version))
+            new_events.append(
+                Event.new(payloads[0], psn_no=psn_no, stream_version=version, occurred_at=now)
+            )
         await append_many(session, new_events)
     return len(new_events), existing, errors

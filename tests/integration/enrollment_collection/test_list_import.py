@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import date
+from datetime import UTC, datetime
 
 import pytest
 from openpyxl import Workbook
@@ -20,7 +20,7 @@ from .people import unique_certno
 pytestmark = pytest.mark.integration
 
 HEADER = "certno,name,category,organization,region,identity\n"
-TODAY = date(2024, 3, 1)
+TODAY = datetime(2024, 3, 1, 2, tzinfo=UTC)
 
 
 def _list(n: int, start: int = 0, identity: str = "") -> str:
@@ -32,7 +32,7 @@ def _list(n: int, start: int = 0, identity: str = "") -> str:
 
 async def _import(sessionmaker, data: bytes, year: int = 2024, **kw):
     return await import_rows(
-        sessionmaker, parse_list(data, **kw), year, PREMIUM_RULES_DIR, today=TODAY, chunk_rows=7
+        sessionmaker, parse_list(data, **kw), year, PREMIUM_RULES_DIR, now=TODAY, chunk_rows=7
     )
 
 
@@ -48,7 +48,7 @@ async def test_a_good_list_registers_everyone_once_with_their_premium(sessionmak
         parse_list(_list(20).encode()),
         2024,
         PREMIUM_RULES_DIR,
-        today=TODAY,
+        now=TODAY,
         chunk_rows=7,
         progress=progress.append,
     )
