@@ -1,0 +1,155 @@
+"""The event contract: round trips, frozen models, unknown fields refused, upcasting."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import ClassVar
+
+import pytest
+from pydantic import ValidationError
+
+from shared import events as ev
+from shared.events import (
+    DeceasedStop,
+    Event,
+    EventPayload,
+    EventType,
+    IdentityChanged,
+    PremiumPaid,
+    Registered,
+)
+
+pytestmark = pytest.mark.unit
+
+WHEN = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def registered() -> Registered:
+    return Registered(
+        certno="11010519491231002X",
+        name="王芳",
+        gender="female",
+        birth_date=date(1949, 12, 31),
+        category="student",
+        region="110105",
+        organization="一中",
+        insurance_year=2024,
+        premium_due=Decimal("360"),
+    )
+
+
+PAYLOADS = [
+    registered(),
+    IdentityChanged(
+        identity="subsistence",
+        medical_assistance=True,
+        effective_from=date(2024, 3, 1),
+        reason="list",
+    ),
+    PremiumPaid(
+        insurance_year=2024,
+        amount=Decimal("360.00"),
+        payer="individual",
+        channel="wechat",
+        tax_serial="T1",
+        paid_at=WHEN,
+    ),
+    DeceasedStop(date_of_death=date(2024, 1, 31), settlement_deadline=date(2024, 2, 29)),
+]
+
+
+@pytest.mark.parametrize("payload", PAYLOADS, ids=lambda p: p.event_type)
+def test_round_trip_through_json(payload):
+    event = Event.new(payload, psn_no="P1", stream_version=3, occurred_at=WHEN)
+    raw = event.to_json()
+    back = Event.from_json(raw)
+    assert back == event
+    assert type(back.payload) is type(payload)
+    assert json.loads(raw)["event_type"] == payload.event_type.value
+
+
+def test_amounts_are_strings_on_the_wire():
+    event = Event.new(registered(), psn_no="P1", stream_version=1)
+    assert json.loads(event.to_json())["payload"]["premium_due"] == "360.00"
+
+
+def test_events_and_payloads_are_frozen():
+    event = Event.new(registered(), psn_no="P1", stream_version=1)
+    with pytest.raises(ValidationError):
+        event.psn_no = "P2"
+    with pytest.raises(ValidationError):
+        event.payload.name = "someone else"
+
+
+def test_unknown_payload_fields_are_refused():
+    raw = json.loads(Event.new(registered(), psn_no="P1", stream_version=1).to_json())
+    raw["payload"]["favourite_colour"] = "blue"
+    with pytest.raises(ValidationError, match="favourite_colour"):
+        Event.model_validate(raw)
+
+
+def test_stream_version_starts_at_one_and_instants_are_aware():
+    with pytest.raises(ValidationError):
+        Event.new(registered(), psn_no="P1", stream_version=0)
+    with pytest.raises(ValidationError):
+        Event.new(registered(), psn_no="P1", stream_version=1, occurred_at=datetime(2024, 1, 1))
+
+
+def test_malformed_json_is_a_value_error():
+    with pytest.raises(ValueError):
+        Event.from_json(b"{not json")
+
+
+@pytest.fixture
+def identity_changed_v2(monkeypatch):
+    """A v2 IdentityChanged (``reason`` renamed ``basis``) with an upcaster from v1."""
+
+    class IdentityChangedV2(EventPayload):
+        event_type: ClassVar[EventType] = EventType.IDENTITY_CHANGED
+        schema_version: ClassVar[int] = 2
+        identity: ev.Identity
+        medical_assistance: bool
+        effective_from: date
+        basis: str
+        evidence_ref: str | None = None
+
+    monkeypatch.setitem(ev.PAYLOAD_TYPES, EventType.IDENTITY_CHANGED, IdentityChangedV2)
+    monkeypatch.setattr(ev, "_UPCASTERS", dict(ev._UPCASTERS))
+
+    @ev.register_upcaster(EventType.IDENTITY_CHANGED, 1)
+    def _v1_to_v2(payload):
+        payload["basis"] = payload.pop("reason")
+        return payload
+
+    return IdentityChangedV2
+
+
+def test_a_stored_v1_payload_is_upcast_on_read(identity_changed_v2):
+    stored_v1 = {
+        "event_id": "5f0c7c8e-8a57-4a57-9a8e-2f0b8f0f0a01",
+        "event_type": "identity-changed",
+        "schema_version": 1,
+        "psn_no": "P1",
+        "stream_version": 2,
+        "occurred_at": WHEN.isoformat(),
+        "recorded_at": WHEN.isoformat(),
+        "payload": {
+            "identity": "orphan",
+            "medical_assistance": False,
+            "effective_from": "2024-03-01",
+            "reason": "civil affairs list",
+        },
+    }
+    event = Event.from_json(json.dumps(stored_v1))
+    assert event.schema_version == 2
+    assert isinstance(event.payload, identity_changed_v2)
+    assert event.payload.basis == "civil affairs list"
+
+
+def test_a_version_without_upcaster_or_from_the_future_is_refused(identity_changed_v2):
+    with pytest.raises(ValueError, match="newer"):
+        ev.upcast(EventType.IDENTITY_CHANGED, 3, {})
+    with pytest.raises(ValueError, match="no upcaster"):
+        ev.upcast(EventType.DECEASED_STOP, 0, {})
