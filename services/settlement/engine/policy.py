@@ -14,7 +14,7 @@ File format (amounts and ratios as TOML numbers, read exactly as ``Decimal``)::
     [chronic_outpatient]         ratio, diseases = [{ codes = "C00-C97", name = "..." }, ...]
     [general_outpatient]         ratio, annual_cap, primary_care_only
     [accident_outpatient]        deductible_per_visit, ratio, annual_cap
-    [catastrophic]               annual_cap, bands = [{ from = 11000, ratio = 0.60 }, ...]
+    [catastrophic]               annual_cap, bands = [{ from = AMOUNT, ratio = RATIO }, ...]
     [catastrophic.tilt.IDENTITY] threshold, ratios = [...]   (optional, special persons)
     [assistance]                 applies_to = [...]            (optional third pass, fund 610100)
     [assistance.identities.IDENTITY] ratio, annual_cap ; [assistance.flagged] for the
@@ -180,8 +180,7 @@ class Catastrophic(_Part):
     _base: Schedule = PrivateAttr()
     _tilted: dict[Identity, Schedule] = PrivateAttr(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _ordered(self) -> Catastrophic:
+    def _check_order(self) -> None:
         starts = [band.start for band in self.bands]
         for index in range(1, len(starts)):
             if starts[index] <= starts[index - 1]:
@@ -199,9 +198,10 @@ class Catastrophic(_Part):
                     f"tilt.{identity}.threshold: {tilt.threshold} is not below the second "
                     f"band's start {starts[1]}"
                 )
-        return self
 
     def model_post_init(self, context: Any, /) -> None:
+        # Checked here, before the schedules are built; a ValueError becomes a ValidationError.
+        self._check_order()
         # Computed once per policy: the waterfall asks for a schedule on every claim.
         base = [(band.start, band.ratio) for band in self.bands]
         self._base = Schedule.of(base)

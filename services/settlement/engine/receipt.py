@@ -6,7 +6,7 @@ from decimal import Decimal
 
 
 def pct(ratio: Decimal) -> str:
-    """0.6 → "60%", 0.655 → "65.5%"."""
+    """0.7 → "70%", 0.725 → "72.5%"."""
     text = f"{ratio * 100:f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
