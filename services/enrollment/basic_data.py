@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -70,20 +70,24 @@ def _safe_cell(value: Any) -> Any:
     return value
 
 
+def render_table(columns: Sequence[str], records: Iterable[Mapping[str, Any]]) -> str:
+    """Any list as CSV text for Excel: BOM first, CRLF, formula-looking text defused."""
+    out = io.StringIO()
+    out.write(UTF8_BOM)
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for record in records:
+        writer.writerow([_safe_cell(record[c]) for c in columns])
+    return out.getvalue()
+
+
 def render_csv(rows: Iterable[BasicDataRow]) -> str:
-    """CSV text, BOM first.
+    """The basic data as CSV text, BOM first.
 
     certno is written plain (machine readers get it exactly); to see it whole in Excel, open the
     file through Data → From Text and type that column as text.
     """
-    out = io.StringIO()
-    out.write(UTF8_BOM)
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        record = row.as_dict()
-        writer.writerow([_safe_cell(record[c]) for c in CSV_COLUMNS])
-    return out.getvalue()
+    return render_table(CSV_COLUMNS, (row.as_dict() for row in rows))
 
 
 def render_json(rows: Iterable[BasicDataRow]) -> list[dict[str, Any]]:

@@ -12,7 +12,6 @@ rows and skips them.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,16 +26,11 @@ from services.enrollment import domain
 from services.enrollment.bulk_store import append_many, load_streams, psn_nos_by_certno
 from services.enrollment.imports import ListRow, ParsedList, RowError
 from services.enrollment.models import registrations
-from services.enrollment.premium_files import NoPremiumRules, load_rules
+from services.enrollment.service import new_psn_no, rules_from_directory
 from shared.events import Event, utcnow
 
 CHUNK_ROWS = 1000
 Progress = Callable[[int], None]
-
-
-def new_psn_no() -> str:
-    """An opaque, stable person number: "P" + 20 hex characters."""
-    return "P" + uuid.uuid4().hex[:20].upper()
 
 
 @dataclass
@@ -58,16 +52,6 @@ class ImportReport:
             "rejected": len({e.row for e in self.errors}),
             "errors": [{"row": e.row, "field": e.field, "reason": e.reason} for e in self.errors],
         }
-
-
-def _rules_for(directory: Path) -> domain.RulesFor:
-    def rules_for(region: str, year: int) -> Any:
-        try:
-            return load_rules(directory, region, year)
-        except NoPremiumRules as exc:
-            raise domain.DomainError("NO_PREMIUM_RULES", str(exc)) from exc
-
-    return rules_for
 
 
 def _field_of(code: str) -> str:
@@ -96,7 +80,7 @@ async def import_rows(
     """
     now = now or utcnow()
     report = ImportReport(insurance_year, rows=parsed.total, errors=list(parsed.errors))
-    rules_for = _rules_for(rules_dir)
+    rules_for = rules_from_directory(rules_dir)
     for start in range(0, len(parsed.rows), chunk_rows):
         chunk = parsed.rows[start : start + chunk_rows]
         for attempt in range(5):

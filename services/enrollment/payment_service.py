@@ -44,7 +44,6 @@ from shared.events import (
     TOPIC_TAX_PAYMENTS,
     Event,
     EventPayload,
-    Identity,
     PremiumRefunded,
     SubsidyGranted,
     dlq,
@@ -118,19 +117,6 @@ async def _apply_in_transaction(
 ) -> Outcome:
     async with sessionmaker() as session, session.begin():
         return await _apply(session, batch)
-
-
-def _subsidy_rule(state: domain.PersonState, year: int) -> subsidies.SubsidyRule | None:
-    """The rule for the identity the person has for ``year``, added when that identity began."""
-    identity = state.years[year].identity
-    if identity is Identity.ORDINARY:
-        return None
-    added_on: date | None = None
-    for period in reversed(state.timeline):
-        if period.identity is not identity:
-            break
-        added_on = period.effective_from
-    return subsidies.rule_for(identity, added_on, year)
 
 
 async def _apply(session: AsyncSession, batch: Sequence[Incoming]) -> Outcome:
@@ -276,7 +262,9 @@ def _decide(
     )
     if not payloads:  # the stream already has this serial: the payments row must be missing
         raise Rejected(Reason.INVALID_FIELD, "tax_serial is already in the person's stream")
-    decision = subsidies.on_payment(_subsidy_rule(state, p.insurance_year), p.payer, p.amount)
+    decision = subsidies.on_payment(
+        subsidies.rule_for_person(state, p.insurance_year), p.payer, p.amount
+    )
     if decision is not None:
         payloads.append(
             SubsidyGranted(

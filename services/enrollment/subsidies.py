@@ -26,6 +26,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
+from services.enrollment.domain import PersonState
 from shared.events import Identity, Payer
 from shared.money import quantize
 
@@ -83,6 +84,20 @@ def rule_for(identity: Identity, added_on: date | None, insurance_year: int) -> 
         else SubsidyStatus.PAYABLE
     )
     return SubsidyRule(SubsidyKind.REFUND_AFTER_PAYMENT, FULL, status)
+
+
+def rule_for_person(state: PersonState, insurance_year: int) -> SubsidyRule | None:
+    """The rule for the identity a registered person has for a year, dated from the day that
+    identity began (the start of its run in the identity timeline)."""
+    record = state.years.get(insurance_year)
+    if record is None or record.identity is Identity.ORDINARY:
+        return None
+    added_on: date | None = None
+    for period in reversed(state.timeline):
+        if period.identity is not record.identity:
+            break
+        added_on = period.effective_from
+    return rule_for(record.identity, added_on, insurance_year)
 
 
 def basic_data_payer(rule: SubsidyRule | None) -> Payer:

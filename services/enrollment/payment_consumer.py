@@ -1,0 +1,100 @@
+"""The consumer of the tax bureau's feed: ``tax.premium-payments``, consumer group ``enrollment``.
+
+Each poll (``getmany``) is applied as one database transaction (``payment_service``), and only
+after that commit are the Kafka offsets committed. A crash between the two redelivers the batch,
+which the ``payments`` primary key (``tax_serial``) and the unmatched list's ``dedup_key`` turn
+into no-ops: every payment is applied exactly once, every bad message listed (and dead-lettered,
+through the outbox) once. When the database is unreachable the consumer rewinds to the last
+committed offsets and tries again after a pause; it never skips a message. Dead-letter records
+always go to ``tax.premium-payments.dlq``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from services.enrollment.payment_service import DLQ_TOPIC, Incoming, Outcome, apply_messages
+from shared.events import TOPIC_TAX_PAYMENTS
+from shared.kafka import ensure_topics, make_consumer
+
+log = logging.getLogger(__name__)
+
+GROUP_ID = "enrollment"
+
+
+class PaymentConsumer:
+    """Consume, apply, commit the database, then commit the offsets — in that order."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[Any],
+        bootstrap: str,
+        *,
+        topic: str = TOPIC_TAX_PAYMENTS,
+        group_id: str = GROUP_ID,
+        batch_size: int = 500,
+        retry_backoff: float = 1.0,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.group_id = group_id
+        self.batch_size = batch_size
+        self.retry_backoff = retry_backoff
+        self.totals = Outcome()
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Consume until ``stop()``; reconnects when the broker goes away."""
+        while not self._stopping.is_set():
+            try:
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("payment consumer failed; restarting in %.1fs", self.retry_backoff)
+                await self._pause()
+
+    async def _pause(self) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), self.retry_backoff)
+        except TimeoutError:
+            pass
+
+    async def _consume(self) -> None:
+        await ensure_topics(self.bootstrap, [self.topic, DLQ_TOPIC])
+        consumer = make_consumer(
+            self.bootstrap,
+            self.topic,
+            group_id=self.group_id,
+            max_poll_records=self.batch_size,
+        )
+        await consumer.start()
+        log.info("consuming %s as group %s", self.topic, self.group_id)
+        try:
+            while not self._stopping.is_set():
+                batches = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+                records = [r for part in batches.values() for r in part]
+                if not records:
+                    continue
+                # An exception here leaves the offsets uncommitted: ``run`` restarts the
+                # consumer, which resumes from the last committed offsets.
+                outcome = await apply_messages(
+                    self.sessionmaker, [Incoming(r.value or b"") for r in records]
+                )
+                # The database has committed: now, and only now, the offsets.
+                await consumer.commit(
+                    {tp: part[-1].offset + 1 for tp, part in batches.items() if part}
+                )
+                self.totals.add(outcome)
+                if outcome.unmatched:
+                    log.warning("unmatched tax messages: %s", outcome.reasons)
+        finally:
+            await consumer.stop()
