@@ -98,3 +98,31 @@ class PaymentConsumer:
                     log.warning("unmatched tax messages: %s", outcome.reasons)
         finally:
             await consumer.stop()
+
+
+def start_in_app(app: Any, settings: Any, sessionmaker: async_sessionmaker[Any]) -> None:
+    """Run the consumer as a background task of the HTTP app (``serve``), unless switched off
+    with ``PAYMENT_CONSUMER_ENABLED=false`` (then run ``enrollment consume-payments``)."""
+    app.state.payment_consumer = None
+    if not settings.payment_consumer_enabled:
+        return
+    consumer = PaymentConsumer(
+        sessionmaker,
+        settings.kafka_bootstrap_servers,
+        batch_size=settings.payment_batch_size,
+    )
+    app.state.payment_consumer = consumer
+    app.state.payment_consumer_task = asyncio.create_task(consumer.run(), name="tax-payments")
+
+
+async def stop_in_app(app: Any) -> None:
+    """Stop the background consumer (its current batch finishes or is redelivered later)."""
+    consumer = getattr(app.state, "payment_consumer", None)
+    if consumer is None:
+        return
+    consumer.stop()
+    task = app.state.payment_consumer_task
+    try:
+        await asyncio.wait_for(task, 10)
+    except (TimeoutError, asyncio.CancelledError):
+        task.cancel()

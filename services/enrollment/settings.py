@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     relay_batch_size: int = Field(500, ge=1)
     relay_retry_backoff: float = Field(1.0, description="Seconds to wait after a broker error.")
     premium_rules_dir: Path = PREMIUM_RULES_DIR
+    payment_consumer_enabled: bool = Field(
+        True, description="Consume tax.premium-payments inside `serve` (with the relay)."
+    )
+    payment_batch_size: int = Field(500, ge=1, description="Tax messages applied per transaction.")
     log_level: str = "INFO"
 
     @property

@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, FastAPI
 
-from services.enrollment.api import errors, health, persons
+from services.enrollment import payment_consumer
+from services.enrollment.api import collection, errors, health, persons
 from services.enrollment.migrate import upgrade_async
 from services.enrollment.relay import OutboxRelay
 from services.enrollment.service import Context, Enrollment, rules_from_directory
@@ -18,7 +19,7 @@ from shared.db import make_engine, make_sessionmaker
 
 log = logging.getLogger(__name__)
 
-ROUTERS: list[APIRouter] = [health.router, persons.router]
+ROUTERS: list[APIRouter] = [health.router, persons.router, collection.router]
 """Every router of the service, in one place."""
 
 
@@ -51,10 +52,13 @@ def create_app(settings: Settings | None = None, *, run_relay: bool = True) -> F
             )
             app.state.relay = relay
             task = asyncio.create_task(relay.run(), name="outbox-relay")
+        if run_relay:  # the tax-feed consumer runs beside the relay (issue #4)
+            payment_consumer.start_in_app(app, settings, sessionmaker)
         log.info("enrollment ready (relay %s)", "on" if run_relay else "off")
         try:
             yield
         finally:
+            await payment_consumer.stop_in_app(app)
             if task is not None:
                 app.state.relay.stop()
                 try:
