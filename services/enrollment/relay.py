@@ -65,7 +65,7 @@ class OutboxRelay:
         poll_interval: float = 0.05,
         retry_backoff: float = 1.0,
         topics: Sequence[str] = (TOPIC_ENROLLMENT_EVENTS,),
-        producer_factory: Callable[[str], AIOKafkaProducer] = make_producer,
+        producer_factory: Callable[[str], AIOKafkaProducer] | None = None,
         after_publish: Callable[[list[OutboxMessage]], Awaitable[None]] | None = None,
     ) -> None:
         self.engine = engine
@@ -75,7 +75,11 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.retry_backoff = retry_backoff
         self.topics = list(topics)
-        self.producer_factory = producer_factory
+        # A short request timeout makes a lost broker surface as an error here (and the relay
+        # reconnect and re-create its topics) instead of hiding in the producer's own retries.
+        self.producer_factory = producer_factory or (
+            lambda bootstrap: make_producer(bootstrap, request_timeout_ms=3000)
+        )
         # A test hook between "acknowledged" and "deleted" (where a crash must lose nothing).
         self.after_publish = after_publish
         self._stopping = asyncio.Event()
