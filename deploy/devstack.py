@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import json
 import os
 import signal
 import socket
@@ -29,11 +30,13 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from types import FrameType
 
 import click
 import httpx
+from sqlalchemy.engine import make_url
 
 from deploy.supervisor import ChildExited, StepFailed, Supervisor, signals_ignored
 from shared import tansu
@@ -49,6 +52,15 @@ TOPICS = [
     TOPIC_BASIC_DATA,
 ]
 ME = "devstack"
+# The person the banner's curl lines register (a valid resident ID number, SPEC §2).
+DEMO_PERSON = {
+    "certno": "371502199001010012",
+    "name": "Zhang San",
+    "category": "resident",
+    "identity": "destitute",
+    "region": "371502",
+    "organization": "Dongchang street",
+}
 
 
 class StartupError(Exception):
@@ -94,6 +106,7 @@ class Stack:
     embedded_broker: bool
     host: str
     services: list[Service]
+    databases: dict[str, str]  # service name → database URL
     demo_key: str | None = None
 
 
@@ -150,7 +163,8 @@ def start_stack(supervisor: Supervisor, args: argparse.Namespace) -> Stack:
         _wait_healthy(supervisor, service.url(args.host) + "/healthz", args.health_timeout)
         supervisor.say(ME, f"{service.name} is healthy")
 
-    stack = Stack(bootstrap, embedded, args.host, runnable)
+    databases = {s.name: env[s.database_env] for s in runnable}
+    stack = Stack(bootstrap, embedded, args.host, runnable, databases)
     settlement = next((s for s in runnable if s.name == "settlement"), None)
     if settlement and "hospitals demo" in offered["settlement"]:
         lines = supervisor.run("settlement", [settlement.script(), "hospitals", "demo"], env)
@@ -210,7 +224,7 @@ def _wait_healthy(supervisor: Supervisor, url: str, timeout: float) -> None:
             time.sleep(0.2)
 
 
-def banner(stack: Stack, var_dir: Path) -> str:
+def banner(stack: Stack) -> str:
     """The lines a newcomer reads once everything is up."""
     broker = "embedded Tansu, in memory" if stack.embedded_broker else "KAFKA_BOOTSTRAP_SERVERS"
     lines = [
@@ -219,27 +233,26 @@ def banner(stack: Stack, var_dir: Path) -> str:
         f"  kafka        {stack.bootstrap}  ({broker})",
     ]
     for service in stack.services:
-        lines.append(f"  {service.name:<12} {service.url(stack.host)}  (/docs, /healthz, /metrics)")
-    lines.append(f"  data         {var_dir.resolve()}/ (SQLite, unless *_DATABASE_URL is set)")
-    names = {s.name: s for s in stack.services}
+        database = make_url(stack.databases[service.name]).render_as_string(hide_password=True)
+        lines.append(f"  {service.name:<12} {service.url(stack.host)}  /docs  data: {database}")
     if stack.demo_key:
         lines.append(f"  demo hospital key: {stack.demo_key}")
+    names = {s.name: s for s in stack.services}
+    year = date.today().year
     if "enrollment" in names:
         lines += [
             "Register someone (a destitute resident owes no premium, so is covered at once):",
             f"  curl -s {names['enrollment'].url(stack.host)}/api/v1/persons "
             "-H 'Content-Type: application/json' \\",
-            """    -d '{"certno": "371502199001010012", "name": "Zhang San", """
-            """"category": "resident", "identity": "destitute", "region": "371502", """
-            """"organization": "Dongchang street", "insurance_year": 2024}'""",
+            f"    -d '{json.dumps({**DEMO_PERSON, 'insurance_year': year})}'",
         ]
     if "settlement" in names:
         lines += [
-            "Then ask settlement, as a hospital, whether the person is covered:",
+            "Then ask settlement, as the demo hospital, whether the person is covered:",
             f"  curl -s '{names['settlement'].url(stack.host)}/api/v1/coverage"
-            "?certno=371502199001010012&date=2024-06-01' \\",
+            f"?certno={DEMO_PERSON['certno']}&date={year}-06-01' \\",
             f"    -H 'Authorization: Bearer {stack.demo_key or 'KEY'}'",
-            "README.md, section 'Running locally', goes on to settle a claim.",
+            "README.md, 'Running locally', goes on to settle a claim.",
         ]
     lines.append("=" * 78)
     return "\n".join(lines)
@@ -251,11 +264,14 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)  # stop the same way on SIGTERM as on Ctrl-C
+    # Stop the same way on SIGTERM as on Ctrl-C, and on Ctrl-C even when started from a script
+    # that left SIGINT ignored (as `cmd &` in a non-interactive shell does).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     supervisor = Supervisor(cwd=ROOT)
     try:
         stack = start_stack(supervisor, args)
-        supervisor.say(ME, banner(stack, args.var_dir))
+        supervisor.say(ME, banner(stack))
         exited = supervisor.wait()
         supervisor.say(ME, f"{exited}; stopping the others")
         return 1
