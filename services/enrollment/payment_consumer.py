@@ -6,7 +6,10 @@ which the ``payments`` primary key (``tax_serial``) and the unmatched list's ``d
 into no-ops: every payment is applied exactly once, every bad message listed (and dead-lettered,
 through the outbox) once. When the database is unreachable the consumer rewinds to the last
 committed offsets and tries again after a pause; it never skips a message. Dead-letter records
-always go to ``tax.premium-payments.dlq``.
+always go to ``tax.premium-payments.dlq``. A refund that overtook its payment (the two on
+different partitions) is listed as ``UNKNOWN_ORIGINAL_PAYMENT`` and replayed automatically once
+payments have been applied; the tax bureau should key messages by certno so that one person's
+messages keep their order.
 """
 
 from __future__ import annotations
@@ -17,7 +20,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from services.enrollment.payment_service import DLQ_TOPIC, Incoming, Outcome, apply_messages
+from services.enrollment.payment_service import (
+    DLQ_TOPIC,
+    Incoming,
+    Outcome,
+    apply_messages,
+    retry_waiting_refunds,
+)
 from shared.events import TOPIC_TAX_PAYMENTS
 from shared.kafka import ensure_topics, make_consumer
 
@@ -94,6 +103,8 @@ class PaymentConsumer:
                     {tp: part[-1].offset + 1 for tp, part in batches.items() if part}
                 )
                 self.totals.add(outcome)
+                if outcome.applied:
+                    await retry_waiting_refunds(self.sessionmaker)
                 if outcome.unmatched:
                     log.warning("unmatched tax messages: %s", outcome.reasons)
         finally:

@@ -416,3 +416,22 @@ async def retry_unmatched(sessionmaker: async_sessionmaker[Any]) -> Outcome:
         last_id = max(i.unmatched_id or 0 for i in batch)
         for start in range(0, len(batch), 500):
             outcome.add(await apply_messages(sessionmaker, batch[start : start + 500]))
+
+
+async def retry_waiting_refunds(sessionmaker: async_sessionmaker[Any]) -> Outcome:
+    """Replay refunds that arrived before their payment (another partition may run ahead);
+    called by the consumer after it applied payments. Costs one query when none wait."""
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(unmatched_payments.c.id, unmatched_payments.c.raw)
+            .where(
+                unmatched_payments.c.resolved_at.is_(None),
+                unmatched_payments.c.reason == Reason.UNKNOWN_ORIGINAL_PAYMENT.value,
+            )
+            .order_by(unmatched_payments.c.id)
+            .limit(500)
+        )
+        waiting = [Incoming(bytes(raw), unmatched_id) for unmatched_id, raw in rows.all()]
+    if not waiting:
+        return Outcome()
+    return await apply_messages(sessionmaker, waiting)
