@@ -104,6 +104,7 @@ class PersonState:
     timeline: tuple[IdentityPeriod, ...] = ()
     years: Mapping[int, YearRecord] = field(default_factory=dict)
     tax_serials: frozenset[str] = frozenset()
+    last_change_from: date | None = None  # effective_from of the last identity-changed
     date_of_death: date | None = None
     settlement_deadline: date | None = None
 
@@ -172,7 +173,8 @@ def _apply_registered(state: PersonState, p: Registered, occurred_at: datetime) 
         organization=p.organization,
         premium_due=p.premium_due,
     )
-    period = IdentityPeriod(occurred_at.date(), p.identity, p.medical_assistance)
+    # like an identity change, a registered identity counts from the month it was recorded in
+    period = IdentityPeriod(occurred_at.date().replace(day=1), p.identity, p.medical_assistance)
     timeline = state.timeline
     if not timeline or (timeline[-1].identity, timeline[-1].medical_assistance) != (
         p.identity,
@@ -203,6 +205,7 @@ def _apply_identity(state: PersonState, p: IdentityChanged) -> PersonState:
         medical_assistance=p.medical_assistance,
         timeline=(*state.timeline, period),
         years=years,
+        last_change_from=p.effective_from,
     )
 
 
@@ -292,11 +295,10 @@ def change_identity(
     _refuse_after_death(state)
     if (identity, medical_assistance) == (state.identity, state.medical_assistance):
         return []
-    if state.timeline and effective_from < state.timeline[-1].effective_from:
+    if state.last_change_from and effective_from < state.last_change_from:
         raise DomainError(
             "EFFECTIVE_DATE_BEFORE_LAST_CHANGE",
-            f"effective_from {effective_from} is before the last change"
-            f" ({state.timeline[-1].effective_from})",
+            f"effective_from {effective_from} is before the last change ({state.last_change_from})",
         )
     if effective_from < state.birth_date:
         raise DomainError("INVALID_EFFECTIVE_DATE", "effective_from is before the birth date")
