@@ -19,11 +19,18 @@ class RedactIds(logging.Filter):
         return True
 
 
+class RedactingFormatter(logging.Formatter):
+    """Mask IDs in the whole rendered record, tracebacks included (SQL parameters, inputs)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 def configure(service: str, level: str | None = None) -> None:
     """Root logging for a service process: one line per record, IDs masked everywhere."""
     handler = logging.StreamHandler()
     handler.setFormatter(
-        logging.Formatter(f"%(asctime)s %(levelname)-5s {service} %(name)s: %(message)s")
+        RedactingFormatter(f"%(asctime)s %(levelname)-5s {service} %(name)s: %(message)s")
     )
     handler.addFilter(RedactIds())
     root = logging.getLogger()

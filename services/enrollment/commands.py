@@ -58,7 +58,7 @@ def relay() -> None:
     upgrade(settings.enrollment_database_url)
 
     async def main() -> None:
-        engine = make_engine(settings.enrollment_database_url)
+        engine = make_engine(settings.enrollment_database_url, hide_parameters=True)
         runner = OutboxRelay(
             engine,
             make_sessionmaker(engine),

@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None, *, run_relay: bool = True) -> F
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.ensure_database_dir()
         await upgrade_async(settings.enrollment_database_url)
-        engine = make_engine(settings.enrollment_database_url)
+        engine = make_engine(settings.enrollment_database_url, hide_parameters=True)
         sessionmaker = make_sessionmaker(engine)
         app.state.settings = settings
         app.state.engine = engine

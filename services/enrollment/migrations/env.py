@@ -30,7 +30,7 @@ def _migrate(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    engine = make_engine(_url())
+    engine = make_engine(_url(), hide_parameters=True)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_migrate)
