@@ -145,7 +145,10 @@ def start_stack(supervisor: Supervisor, args: argparse.Namespace) -> Stack:
         bootstrap = _start_broker(supervisor, args.kafka_port)
     assert bootstrap is not None
     supervisor.say(ME, f"creating topics on {bootstrap}: {', '.join(TOPICS)}")
-    asyncio.run(ensure_topics(bootstrap, TOPICS, wait=30.0))
+    try:
+        asyncio.run(ensure_topics(bootstrap, TOPICS, wait=30.0))
+    except Exception as exc:  # aiokafka raises several kinds; the message is what matters here
+        raise StartupError(f"cannot create the topics on Kafka at {bootstrap}: {exc!r}") from exc
 
     args.var_dir.mkdir(parents=True, exist_ok=True)
     env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
