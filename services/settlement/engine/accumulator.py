@@ -8,9 +8,8 @@ same totals as the settlements still standing.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from services.settlement.engine.claim import MedType
 
@@ -28,9 +27,8 @@ AMOUNT_NAMES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Accumulator:
-    """Totals of one person and year.
+class Accumulator(NamedTuple):
+    """Totals of one person and year: an immutable value (a named tuple, for speed).
 
     ``basic_paid`` is the basic fund paid on inpatient and chronic-outpatient claims — the part
     held against their shared annual cap; general and accident outpatient payments have their own
@@ -52,29 +50,56 @@ class Accumulator:
 
     def apply(self, result: Adjudication) -> Accumulator:
         """The totals after posting a settlement."""
-        return self._plus(result, 1)
+        return self._plus(
+            result.stays_added,
+            result.med_type,
+            result.hifp_pay,
+            result.burden_added,
+            result.hifmi_pay,
+            result.maf_pay,
+        )
 
     def reverse(self, result: Adjudication) -> Accumulator:
         """The totals after reversing a settlement; refuses to go below zero."""
-        after = self._plus(result, -1)
+        after = self._plus(
+            -result.stays_added,
+            result.med_type,
+            -result.hifp_pay,
+            -result.burden_added,
+            -result.hifmi_pay,
+            -result.maf_pay,
+        )
         if after.inpatient_stays < 0 or any(getattr(after, n) < 0 for n in AMOUNT_NAMES):
             raise ValueError("reversal of a settlement these totals do not contain")
         return after
 
-    def _plus(self, result: Adjudication, sign: int) -> Accumulator:
-        basic = result.hifp_pay * sign
-        med_type = result.med_type
-        return Accumulator(
-            inpatient_stays=self.inpatient_stays + result.stays_added * sign,
-            basic_paid=self.basic_paid
-            + (basic if med_type in (MedType.INPATIENT, MedType.CHRONIC_OUTPATIENT) else _ZERO),
-            general_outpatient_paid=self.general_outpatient_paid
-            + (basic if med_type is MedType.GENERAL_OUTPATIENT else _ZERO),
-            accident_outpatient_paid=self.accident_outpatient_paid
-            + (basic if med_type is MedType.ACCIDENT_OUTPATIENT else _ZERO),
-            catastrophic_burden=self.catastrophic_burden + result.burden_added * sign,
-            catastrophic_paid=self.catastrophic_paid + result.hifmi_pay * sign,
-            assistance_paid=self.assistance_paid + result.maf_pay * sign,
+    def _plus(
+        self,
+        stays: int,
+        med_type: MedType,
+        basic: Decimal,
+        burden: Decimal,
+        catastrophic: Decimal,
+        assistance: Decimal,
+    ) -> Accumulator:
+        # Positional and branch-light: this runs once per claim.
+        basic_paid = self.basic_paid
+        general = self.general_outpatient_paid
+        accident = self.accident_outpatient_paid
+        if med_type is MedType.GENERAL_OUTPATIENT:
+            general += basic
+        elif med_type is MedType.ACCIDENT_OUTPATIENT:
+            accident += basic
+        else:
+            basic_paid += basic
+        return Accumulator(  # positional: a named tuple is built fastest so
+            self.inpatient_stays + stays,
+            basic_paid,
+            general,
+            accident,
+            self.catastrophic_burden + burden,
+            self.catastrophic_paid + catastrophic,
+            self.assistance_paid + assistance,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,10 +112,13 @@ class Accumulator:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Accumulator:
         """The inverse of ``to_dict`` (missing totals are zero)."""
-        known = {f.name for f in fields(cls)}
+        known = set(cls._fields)
         values: dict[str, Any] = {}
         for name, value in data.items():
             if name not in known:
                 raise ValueError(f"unknown accumulator field {name!r}")
-            values[name] = int(value) if name == "inpatient_stays" else Decimal(str(value))
+            if name == "inpatient_stays":
+                values[name] = int(value)
+            else:
+                values[name] = Decimal(str(value)).quantize(_ZERO)
         return cls(**values)

@@ -1,9 +1,11 @@
 """What a hospital sends: the claim body of SPEC §6 and the hospital's profile.
 
-The models parse at the boundary and no further: amounts become exact ``Decimal`` (a float is
-refused, it has already lost fen), times become ``datetime``. Whether the amounts and dates make
-sense (negative, more than two decimals, discharge before admission) is the first rule of
-adjudication, so that the SPEC §5 order of checks lives in one place.
+The models parse at the boundary: amounts become exact ``Decimal`` with two decimals (a float is
+refused, it has already lost fen; so is a third decimal), times become ``datetime``. Build claims
+from a request with ``parse_claim``, which answers a malformed body with the SPEC code
+(``INVALID_REQUEST``, ``INVALID_AMOUNTS``, ``INVALID_DATES``) instead of a ``ValidationError``.
+Whether the values make sense together (a negative amount, self-paid parts above the total,
+discharge before admission) is the first rule of adjudication.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from services.settlement.engine.errors import Rejected, RejectionCode
 # that the insurance year (the year of admission) is the one the hospital's calendar shows.
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 
+_CENT = Decimal("0.01")
 AMOUNT_FIELDS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt")
 TIME_FIELDS = ("begntime", "endtime")
 
@@ -50,7 +53,11 @@ def _exact_amount(value: Any) -> Decimal:
         raise ValueError(f"not an amount: {value!r}")
     if not amount.is_finite():
         raise ValueError(f"not an amount: {value!r}")
-    return amount
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -2:
+        raise ValueError(f"more than two decimals: {value!r}")
+    # Held with exactly two decimals from here on: every amount computed from it is in fen.
+    return amount.quantize(_CENT)
 
 
 def _claim_time(value: Any) -> datetime:

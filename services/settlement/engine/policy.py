@@ -30,7 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from services.settlement.engine.claim import MedType
 from shared.events import Identity
@@ -43,8 +43,15 @@ class PolicyError(ValueError):
     """A policy file that cannot be used; the message names the file and the field."""
 
 
+def _in_fen(amount: Decimal) -> Decimal:
+    # Every amount carries two decimals, so every amount computed from it prints as yuan.fen.
+    return amount.quantize(Decimal("0.01"))
+
+
 Ratio = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
-Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False, decimal_places=2)]
+Amount = Annotated[
+    Decimal, Field(ge=0, allow_inf_nan=False, decimal_places=2), AfterValidator(_in_fen)
+]
 
 
 class _Part(BaseModel):
@@ -177,8 +184,6 @@ class Catastrophic(_Part):
     annual_cap: Amount
     bands: list[Band] = Field(min_length=1)
     tilt: dict[Identity, Tilt] = Field(default_factory=dict)
-    _base: Schedule = PrivateAttr()
-    _tilted: dict[Identity, Schedule] = PrivateAttr(default_factory=dict)
 
     def _check_order(self) -> None:
         starts = [band.start for band in self.bands]
@@ -199,20 +204,26 @@ class Catastrophic(_Part):
                     f"band's start {starts[1]}"
                 )
 
-    def model_post_init(self, context: Any, /) -> None:
-        # Checked here, before the schedules are built; a ValueError becomes a ValidationError.
+    @model_validator(mode="after")
+    def _ordered(self) -> Catastrophic:
         self._check_order()
-        # Computed once per policy: the waterfall asks for a schedule on every claim.
+        return self
+
+    @functools.cached_property
+    def _schedules(self) -> dict[Identity | None, Schedule]:
+        # Built once per policy (a plain attribute afterwards): every claim asks for one.
         base = [(band.start, band.ratio) for band in self.bands]
-        self._base = Schedule.of(base)
+        schedules: dict[Identity | None, Schedule] = {None: Schedule.of(base)}
         for identity, tilt in self.tilt.items():
             tilted = [(start, ratio) for (start, _), ratio in zip(base, tilt.ratios, strict=True)]
             tilted[0] = (tilt.threshold, tilted[0][1])
-            self._tilted[identity] = Schedule.of(tilted)
+            schedules[identity] = Schedule.of(tilted)
+        return schedules
 
     def schedule(self, identity: Identity) -> Schedule:
         """The bands that apply to a person of this identity."""
-        return self._tilted.get(identity, self._base)
+        schedules = self._schedules
+        return schedules.get(identity) or schedules[None]
 
 
 class AssistanceRule(_Part):

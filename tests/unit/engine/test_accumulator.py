@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from services.settlement.engine import Accumulator, adjudicate, caps_remaining
@@ -43,7 +41,7 @@ def test_apply_adds_what_each_claim_type_uses() -> None:
 
 
 def test_accumulator_after_is_apply() -> None:
-    before = replace(Accumulator.zero(), inpatient_stays=1)
+    before = Accumulator.zero()._replace(inpatient_stays=1)
     result = adjudicate(LIAOCHENG, inpatient("50000"), LEVEL_3, before)
     assert result.accumulator_after == before.apply(result)
 

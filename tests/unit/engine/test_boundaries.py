@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -28,7 +27,7 @@ pytestmark = pytest.mark.unit
 
 
 def after_stays(n: int) -> Accumulator:
-    return replace(Accumulator.zero(), inpatient_stays=n)
+    return Accumulator.zero()._replace(inpatient_stays=n)
 
 
 # --- deductibles and ratios by stay and hospital ----------------------------------------------
@@ -129,7 +128,7 @@ def test_basic_cap_hit_exactly() -> None:
 
 
 def test_basic_cap_is_shared_by_chronic_outpatient_and_overshot() -> None:
-    spent = replace(Accumulator.zero(), basic_paid=yuan("119900"))
+    spent = Accumulator.zero()._replace(basic_paid=yuan("119900"))
     result = adjudicate(LIAOCHENG, chronic("1000"), CLINIC, spent)
     assert result.hifp_pay == yuan("100")  # 650 due, 100 left
     assert result.burden_added == yuan("900")
@@ -137,7 +136,7 @@ def test_basic_cap_is_shared_by_chronic_outpatient_and_overshot() -> None:
 
 
 def test_outpatient_caps_are_not_the_basic_cap() -> None:
-    spent = replace(Accumulator.zero(), basic_paid=yuan("120000"))
+    spent = Accumulator.zero()._replace(basic_paid=yuan("120000"))
     assert adjudicate(LIAOCHENG, general("100"), CLINIC, spent).hifp_pay == yuan("50")
     assert adjudicate(LIAOCHENG, accident("200"), CLINIC, spent).hifp_pay == yuan("90")
 
@@ -155,14 +154,14 @@ def test_accident_cap_hit_exactly_and_overshot() -> None:
     assert exact.hifp_pay == yuan("1000")  # 1,111.11 × 90% = 999.999 → 1,000.00
     over = adjudicate(LIAOCHENG, accident("1211.12"), CLINIC, Accumulator.zero())
     assert over.hifp_pay == yuan("1000")  # 1,000.008 → 1,000.01, held to the cap
-    spent = replace(Accumulator.zero(), accident_outpatient_paid=yuan("999.99"))
+    spent = Accumulator.zero()._replace(accident_outpatient_paid=yuan("999.99"))
     overshot = adjudicate(LIAOCHENG, accident("300"), CLINIC, spent)
     assert overshot.hifp_pay == yuan("0.01")
     assert overshot.accumulator_after.accident_outpatient_paid == yuan("1000")
 
 
 def test_outpatient_claims_do_not_enter_the_catastrophic_pass() -> None:
-    heavy = replace(Accumulator.zero(), catastrophic_burden=yuan("50000"))
+    heavy = Accumulator.zero()._replace(catastrophic_burden=yuan("50000"))
     for result in (
         adjudicate(LIAOCHENG, general("1000"), CLINIC, heavy),
         adjudicate(LIAOCHENG, accident("5000"), CLINIC, heavy),
@@ -177,7 +176,7 @@ def test_outpatient_claims_do_not_enter_the_catastrophic_pass() -> None:
 
 
 # With the basic cap spent, a chronic claim's whole policy-scope amount is burden.
-SPENT = replace(Accumulator.zero(), basic_paid=yuan("120000"))
+SPENT = Accumulator.zero()._replace(basic_paid=yuan("120000"))
 
 
 @pytest.mark.parametrize(
@@ -214,7 +213,7 @@ def test_catastrophic_pays_the_difference_of_entitlements_over_the_year() -> Non
 
 
 def test_catastrophic_cap_left_clamps_and_then_pays_nothing() -> None:
-    near = replace(SPENT, catastrophic_burden=yuan("500000"), catastrophic_paid=yuan("399990"))
+    near = SPENT._replace(catastrophic_burden=yuan("500000"), catastrophic_paid=yuan("399990"))
     result = adjudicate(LIAOCHENG, chronic("100000"), CLINIC, near)
     assert result.hifmi_pay == yuan("10")
     after = adjudicate(LIAOCHENG, chronic("100000"), CLINIC, result.accumulator_after)
@@ -223,7 +222,7 @@ def test_catastrophic_cap_left_clamps_and_then_pays_nothing() -> None:
 
 def test_catastrophic_never_claws_back() -> None:
     # Already paid more than f(B) says (e.g. a tilt lost mid-year): nothing more, never negative.
-    overpaid = replace(SPENT, catastrophic_burden=yuan("20000"), catastrophic_paid=yuan("9000"))
+    overpaid = SPENT._replace(catastrophic_burden=yuan("20000"), catastrophic_paid=yuan("9000"))
     result = adjudicate(LIAOCHENG, chronic("1000"), CLINIC, overpaid)
     assert result.hifmi_pay == 0
 

@@ -35,8 +35,6 @@ def code_of(claim: object, hospital: object = LEVEL_3, **kw: object) -> str:
         ("100", "-0.01", "0", "0"),
         ("100", "0", "-5", "0"),
         ("100", "0", "0", "-5"),
-        ("100.001", "0", "0", "0"),
-        ("100", "0.005", "0", "0"),
         ("100", "60", "30", "10.01"),  # the self-paid parts exceed the total: P < 0
     ],
 )
@@ -191,9 +189,16 @@ def test_unknown_med_type() -> None:
     assert parse_code(med_type="dental") == "INVALID_REQUEST"
 
 
-@pytest.mark.parametrize("value", [100.5, "abc", "NaN", True, [1]])
-def test_amounts_that_are_not_exact_numbers(value: object) -> None:
+@pytest.mark.parametrize("value", [100.5, "abc", "NaN", "Infinity", True, [1], "100.001", "1E-3"])
+def test_amounts_that_are_not_exact_numbers_in_fen(value: object) -> None:
     assert parse_code(medfee_sumamt=value) == "INVALID_AMOUNTS"
+    assert parse_code(preselfpay_amt=value) == "INVALID_AMOUNTS"
+
+
+def test_amounts_are_held_in_fen() -> None:
+    claim = parse_claim({**BODY, "medfee_sumamt": 100, "fulamt_ownpay_amt": "1E+1"})
+    assert str(claim.medfee_sumamt) == "100.00"
+    assert str(claim.fulamt_ownpay_amt) == "10.00"
 
 
 def test_unparseable_dates() -> None:

@@ -3,8 +3,6 @@ tilt for special identities and the medical-assistance third pass (fund 610100).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from services.settlement.engine import Accumulator, Coverage, adjudicate
@@ -73,7 +71,7 @@ def test_assistance_rounds_half_up() -> None:
 
 
 def test_assistance_annual_cap_hit_and_then_nothing() -> None:
-    near = replace(Accumulator.zero(), assistance_paid=yuan("19900"))
+    near = Accumulator.zero()._replace(assistance_paid=yuan("19900"))
     result = adjudicate(SPECIAL_PERSONS, chronic("1000"), CLINIC, near, SUBSISTENCE)
     assert result.maf_pay == yuan("100")
     assert result.accumulator_after.assistance_paid == yuan("20000")
@@ -103,7 +101,7 @@ def test_assistance_does_not_apply_to_general_or_accident_outpatient() -> None:
     ],
 )
 def test_tilt_band_edges(burden: str, ordinary: str, destitute: str) -> None:
-    spent = replace(Accumulator.zero(), basic_paid=yuan("120000"))
+    spent = Accumulator.zero()._replace(basic_paid=yuan("120000"))
     plain = adjudicate(SPECIAL_PERSONS, chronic(burden), CLINIC, spent, ORDINARY)
     tilted = adjudicate(SPECIAL_PERSONS, chronic(burden), CLINIC, spent, DESTITUTE)
     assert plain.hifmi_pay == yuan(ordinary)
@@ -111,7 +109,7 @@ def test_tilt_band_edges(burden: str, ordinary: str, destitute: str) -> None:
 
 
 def test_funds_never_exceed_the_policy_scope_amount() -> None:
-    spent = replace(Accumulator.zero(), basic_paid=yuan("120000"))
+    spent = Accumulator.zero()._replace(basic_paid=yuan("120000"))
     result = adjudicate(SPECIAL_PERSONS, chronic("700000"), CLINIC, spent, DESTITUTE)
     assert result.hifmi_pay == yuan("400000")
     assert result.maf_pay == yuan("30000")
