@@ -41,6 +41,7 @@ from shared.events import (
     PremiumPaid,
     PremiumRefunded,
     Registered,
+    SubsidyGranted,
 )
 from shared.money import ZERO
 
@@ -75,6 +76,8 @@ class YearRecord:
     organization: str
     premium_due: Decimal
     premium_paid: Decimal = ZERO
+    # Subsidies granted for the year (004 §二(二)), not counting those pending a policy.
+    subsidised: Decimal = ZERO
 
     @property
     def covered(self) -> bool:
@@ -154,6 +157,13 @@ def apply(state: PersonState | None, event: Event) -> PersonState:
         paid = (record.premium_paid if record else ZERO) - payload.amount
         state = replace(state, tax_serials=state.tax_serials | {payload.tax_serial})
         return _with_year(state, payload.insurance_year, premium_paid=paid)
+    if isinstance(payload, SubsidyGranted):
+        record = state.years.get(payload.insurance_year)
+        if record is None or payload.status == "pending_policy":
+            return state
+        return _with_year(
+            state, payload.insurance_year, subsidised=record.subsidised + payload.amount
+        )
     if isinstance(payload, DeceasedStop):
         return replace(
             state,

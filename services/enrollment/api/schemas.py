@@ -97,6 +97,9 @@ class YearPublic(BaseModel):
     organization: str = Field(description="School or street/town office.")
     premium_due: str = Field(description="Personal premium owed, yuan, two decimals.")
     premium_paid: str = Field(description="Confirmed payments less refunds, yuan, two decimals.")
+    subsidised: str = Field(
+        description="Subsidies granted for the year (004), yuan; pending-policy ones excluded."
+    )
     covered: bool = Field(description="True once premium_paid >= premium_due.")
 
     @classmethod
@@ -110,6 +113,7 @@ class YearPublic(BaseModel):
             organization=record.organization,
             premium_due=fmt(record.premium_due),
             premium_paid=fmt(record.premium_paid),
+            subsidised=fmt(record.subsidised),
             covered=record.covered,
         )
 

@@ -197,3 +197,6 @@ async def test_subsidies_follow_the_identity_and_date(sessionmaker):
         "S2": ("paid_on_behalf", "paid_by_government", Decimal("360.00")),
     }
     assert (await event_types(sessionmaker)).count("subsidy-granted") == 2
+    low_income = (await state_of(sessionmaker, 1)).years[2024]
+    assert (low_income.premium_paid, low_income.subsidised) == (Decimal(360), Decimal(216))
+    assert low_income.covered
