@@ -50,6 +50,7 @@ class OutboxMessage:
     key: str | None
     value: str
     event_position: int | None
+    created_at: datetime
 
 
 class OutboxRelay:
@@ -123,7 +124,6 @@ class OutboxRelay:
     async def publish_once(self, producer: AIOKafkaProducer) -> int:
         """One round: read a batch, publish it, await acks, delete it. Returns the batch size."""
         batch = await self.pending()
-        await self._update_lag()
         if not batch:
             return 0
         for topic in {m.topic for m in batch} - set(self.topics):
@@ -140,16 +140,26 @@ class OutboxRelay:
             await self.after_publish(batch)
         await self.acknowledge(batch)
         metrics.EVENTS_PUBLISHED.inc(len(batch))
-        await self._update_lag()
         return len(batch)
 
     async def pending(self) -> list[OutboxMessage]:
-        """The oldest committed outbox rows, in id order."""
+        """The oldest committed outbox rows, in id order (and the lag gauges, same snapshot)."""
         async with self.sessionmaker() as session:
             rows = await session.execute(
                 select(outbox).order_by(outbox.c.id).limit(self.batch_size)
             )
-            return [OutboxMessage(r.id, r.topic, r.key, r.value, r.event_position) for r in rows]
+            batch = [
+                OutboxMessage(r.id, r.topic, r.key, r.value, r.event_position, r.created_at)
+                for r in rows
+            ]
+            if len(batch) < self.batch_size:
+                count, oldest = len(batch), min((r.created_at for r in batch), default=None)
+            else:
+                count, oldest = (
+                    await session.execute(select(func.count(), func.min(outbox.c.created_at)))
+                ).one()
+        self._set_lag(count, oldest)
+        return batch
 
     async def acknowledge(self, batch: list[OutboxMessage]) -> None:
         """Delete published rows and advance the stored position, in one transaction."""
@@ -179,25 +189,22 @@ class OutboxRelay:
             "last_outbox_id": 0,
             "published_count": 0,
         }
-        if session.bind.dialect.name == "postgresql":
-            stmt = postgresql.insert(relay_position).values(**values).on_conflict_do_nothing()
-        else:
-            stmt = sqlite.insert(relay_position).values(**values).on_conflict_do_nothing()
-        await session.execute(stmt)
+        dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+        await session.execute(
+            dialect.insert(relay_position).values(**values).on_conflict_do_nothing()
+        )
 
-    async def _update_lag(self) -> None:
-        async with self.sessionmaker() as session:
-            row = (await session.execute(select(func.count(), func.min(outbox.c.created_at)))).one()
-        count, oldest = row
+    @staticmethod
+    def _set_lag(count: int, oldest: datetime | str | None) -> None:
         metrics.RELAY_LAG_MESSAGES.set(count)
         if oldest is None:
             metrics.RELAY_LAG_SECONDS.set(0)
-        else:
-            if isinstance(oldest, str):  # SQLite may hand back an aggregate as text
-                oldest = datetime.fromisoformat(oldest)
-            if oldest.tzinfo is None:
-                oldest = oldest.replace(tzinfo=UTC)
-            metrics.RELAY_LAG_SECONDS.set(max(0.0, (utcnow() - oldest).total_seconds()))
+            return
+        if isinstance(oldest, str):  # SQLite may hand back an aggregate as text
+            oldest = datetime.fromisoformat(oldest)
+        if oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        metrics.RELAY_LAG_SECONDS.set(max(0.0, (utcnow() - oldest).total_seconds()))
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response, status
 
@@ -23,7 +23,7 @@ from services.enrollment.service import ChangeIdentity, RecordDeath
 router = APIRouter(prefix="/api/v1/persons", tags=["persons"])
 
 PsnNo = Annotated[str, Path(description="Person number (psn_no).", max_length=32)]
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorPublic, "description": "Unknown person."},
     409: {"model": ErrorPublic, "description": "The person changed concurrently."},
     422: {"model": ErrorPublic, "description": "Invalid request or a rule refused it."},

@@ -12,6 +12,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import func, select
 
+from services.enrollment import metrics
 from services.enrollment.migrate import upgrade_async
 from services.enrollment.models import outbox, relay_position
 from services.enrollment.relay import OutboxRelay
@@ -120,10 +121,14 @@ async def test_publishes_every_event_keyed_by_person_in_stream_order(
         for psn_no in people:
             await append(sessionmaker, topic, psn_no, step, changed(step))
 
+    published_before = metrics.EVENTS_PUBLISHED._value.get()
     relay = make_relay(engine, sessionmaker, kafka_bootstrap, topic, batch_size=7)
     task = asyncio.create_task(relay.run())
     await wait_drained(sessionmaker)
+    await asyncio.sleep(0.1)  # one more (empty) poll sets the lag gauges
     await stop(relay, task)
+    assert metrics.EVENTS_PUBLISHED._value.get() - published_before == 20
+    assert metrics.RELAY_LAG_MESSAGES._value.get() == 0
 
     records = await consume(kafka_bootstrap, topic, want=20)
     versions = defaultdict(list)
