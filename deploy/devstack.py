@@ -127,52 +127,56 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def start_stack(supervisor: Supervisor, args: argparse.Namespace) -> Stack:
     """Start everything in order; StartupError or ChildExited when something does not come up."""
-    services = [
-        Service("enrollment", args.enrollment_port, "ENROLLMENT_DATABASE_URL"),
-        Service("settlement", args.settlement_port, "SETTLEMENT_DATABASE_URL"),
-    ]
-    offered = {service.name: service.commands() for service in services}
-    runnable = [s for s in services if "serve" in offered[s.name]]
-    for service in services:
-        if service not in runnable:
-            supervisor.say(ME, f"`{service.name} serve` does not exist yet; not starting it")
-    for service in runnable:
-        _require_free_port(args.host, service.port, service.name)
-
+    services = _services_to_start(supervisor, args)
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     embedded = not bootstrap
-    if embedded:
+    if not bootstrap:
         bootstrap = _start_broker(supervisor, args.kafka_port)
-    assert bootstrap is not None
+    _create_topics(supervisor, bootstrap)
+
+    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+    for service in services:
+        default = f"sqlite:///{args.var_dir.resolve() / service.name}.db"
+        env[service.database_env] = os.environ.get(service.database_env) or default
+    args.var_dir.mkdir(parents=True, exist_ok=True)
+    for service in services:
+        supervisor.say(ME, f"starting {service.name} on {service.url(args.host)}")
+        serve = [service.script(), "serve", "--host", args.host, "--port", str(service.port)]
+        supervisor.start(service.name, serve, env)
+    for service in services:
+        _wait_healthy(supervisor, service.url(args.host) + "/healthz", args.health_timeout)
+        supervisor.say(ME, f"{service.name} is healthy")
+
+    databases = {service.name: env[service.database_env] for service in services}
+    stack = Stack(bootstrap, embedded, args.host, services, databases)
+    settlement = next((s for s in services if s.name == "settlement"), None)
+    if settlement and "hospitals demo" in settlement.commands():
+        lines = supervisor.run("settlement", [settlement.script(), "hospitals", "demo"], env)
+        stack.demo_key = next((line.strip() for line in reversed(lines) if line.strip()), None)
+    return stack
+
+
+def _services_to_start(supervisor: Supervisor, args: argparse.Namespace) -> list[Service]:
+    """Both services, less one whose `serve` does not exist yet; their ports must be free."""
+    services = []
+    for service in (
+        Service("enrollment", args.enrollment_port, "ENROLLMENT_DATABASE_URL"),
+        Service("settlement", args.settlement_port, "SETTLEMENT_DATABASE_URL"),
+    ):
+        if "serve" not in service.commands():
+            supervisor.say(ME, f"`{service.name} serve` does not exist yet; not starting it")
+            continue
+        _require_free_port(args.host, service.port, service.name)
+        services.append(service)
+    return services
+
+
+def _create_topics(supervisor: Supervisor, bootstrap: str) -> None:
     supervisor.say(ME, f"creating topics on {bootstrap}: {', '.join(TOPICS)}")
     try:
         asyncio.run(ensure_topics(bootstrap, TOPICS, wait=30.0))
     except Exception as exc:  # aiokafka raises several kinds; the message is what matters here
         raise StartupError(f"cannot create the topics on Kafka at {bootstrap}: {exc!r}") from exc
-
-    args.var_dir.mkdir(parents=True, exist_ok=True)
-    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
-    for service in runnable:
-        default = f"sqlite:///{args.var_dir.resolve() / service.name}.db"
-        env[service.database_env] = os.environ.get(service.database_env) or default
-    for service in runnable:
-        supervisor.say(ME, f"starting {service.name} on {service.url(args.host)}")
-        supervisor.start(
-            service.name,
-            [service.script(), "serve", "--host", args.host, "--port", str(service.port)],
-            env,
-        )
-    for service in runnable:
-        _wait_healthy(supervisor, service.url(args.host) + "/healthz", args.health_timeout)
-        supervisor.say(ME, f"{service.name} is healthy")
-
-    databases = {s.name: env[s.database_env] for s in runnable}
-    stack = Stack(bootstrap, embedded, args.host, runnable, databases)
-    settlement = next((s for s in runnable if s.name == "settlement"), None)
-    if settlement and "hospitals demo" in offered["settlement"]:
-        lines = supervisor.run("settlement", [settlement.script(), "hospitals", "demo"], env)
-        stack.demo_key = next((line.strip() for line in reversed(lines) if line.strip()), None)
-    return stack
 
 
 def _start_broker(supervisor: Supervisor, port: int) -> str:
