@@ -27,6 +27,7 @@ from services.settlement.engine.claim import Claim, HospitalProfile, MedType
 from services.settlement.engine.coverage import Coverage
 from services.settlement.engine.errors import Rejected, RejectionCode
 from services.settlement.engine.policy import Policy
+from services.settlement.engine.receipt import Step
 from services.settlement.engine.result import (
     ASSISTANCE_FUND,
     BASIC_FUND,
@@ -68,15 +69,14 @@ def adjudicate(
     else:
         coverage.check(year, claim.begntime.date(), settled_on)
 
-    lines = [
-        receipt.policy_scope(
-            total,
-            claim.fulamt_ownpay_amt,
-            claim.overlmt_selfpay,
-            claim.preselfpay_amt,
-            policy_scope,
+    # Receipt lines are kept as steps (a formatter and its numbers) and printed when read.
+    lines: list[Step] = [
+        (
+            receipt.policy_scope,
+            (total, claim.fulamt_ownpay_amt, claim.overlmt_selfpay, claim.preselfpay_amt,
+             policy_scope),
         )
-    ]
+    ]  # fmt: skip
     med_type = claim.med_type
     if med_type is MedType.INPATIENT:
         deductible, basic = _inpatient(policy, hospital, accumulator, policy_scope, year, lines)
@@ -104,16 +104,17 @@ def adjudicate(
             assistance = min(computed, left)
             who = _who(coverage.identity, coverage.medical_assistance)
             lines.append(
-                receipt.assistance(
-                    ASSISTANCE_FUND, who, base, rule.ratio, computed, rule.annual_cap, left,
-                    assistance,
+                (
+                    receipt.assistance,
+                    (ASSISTANCE_FUND, who, base, rule.ratio, computed, rule.annual_cap, left,
+                     assistance),
                 )
             )  # fmt: skip
             details.append(FundPayment(ASSISTANCE_FUND, assistance))
 
     funds = basic + catastrophic + assistance
     patient = total - funds
-    lines.append(receipt.settlement(total, funds, patient))
+    lines.append((receipt.settlement, (total, funds, patient)))
     return Adjudication(
         psn_no=claim.psn_no,
         mdtrt_id=claim.mdtrt_id,
@@ -131,7 +132,7 @@ def adjudicate(
         fund_pay_sumamt=funds,
         psn_part_amt=patient,
         setldetail=tuple(details),
-        setl_proc_info=tuple(lines),
+        steps=tuple(lines),
         accumulator_before=accumulator,
         stays_added=1 if med_type is MedType.INPATIENT else 0,
         burden_added=burden,
@@ -144,7 +145,7 @@ def _inpatient(
     accumulator: Accumulator,
     policy_scope: Decimal,
     year: int,
-    lines: list[str],
+    lines: list[Step],
 ) -> tuple[Decimal, Decimal]:
     rules = policy.inpatient
     terms = rules.terms(hospital.level, hospital.public)
@@ -152,9 +153,20 @@ def _inpatient(
     factor = rules.deductible_factor(stay)
     due = to_fen(terms.deductible * factor)
     deductible = min(policy_scope, due)
-    kind = f"level-{hospital.level}{' public' if hospital.public else ''}"
     lines.append(
-        receipt.inpatient_deductible(stay, year, kind, terms.deductible, factor, due, deductible)
+        (
+            receipt.inpatient_deductible,
+            (
+                stay,
+                year,
+                hospital.level,
+                hospital.public,
+                terms.deductible,
+                factor,
+                due,
+                deductible,
+            ),
+        )
     )
     cap = policy.basic.annual_cap
     return deductible, _capped(
@@ -168,7 +180,7 @@ def _chronic(
     claim: Claim,
     accumulator: Accumulator,
     policy_scope: Decimal,
-    lines: list[str],
+    lines: list[Step],
 ) -> tuple[Decimal, Decimal]:
     rules = policy.chronic_outpatient
     if not rules.covers(claim.dise_codg):
@@ -176,7 +188,7 @@ def _chronic(
             RejectionCode.DISEASE_NOT_COVERED,
             f"diagnosis {claim.dise_codg or '(none)'} is not on the chronic-disease list",
         )
-    lines.append(receipt.no_deductible(f"Chronic outpatient treatment of {claim.dise_codg}"))
+    lines.append((receipt.chronic_treatment, (claim.dise_codg,)))
     cap = policy.basic.annual_cap
     return ZERO, _capped(
         policy_scope, ZERO, rules.ratio, "shared annual cap", cap,
@@ -189,7 +201,7 @@ def _general(
     hospital: HospitalProfile,
     accumulator: Accumulator,
     policy_scope: Decimal,
-    lines: list[str],
+    lines: list[Step],
 ) -> tuple[Decimal, Decimal]:
     rules = policy.general_outpatient
     if rules.primary_care_only and not hospital.primary_care:
@@ -197,7 +209,7 @@ def _general(
             RejectionCode.NOT_PRIMARY_CARE,
             "general outpatient care is covered only at primary-care institutions",
         )
-    lines.append(receipt.no_deductible("General outpatient at a primary-care institution"))
+    lines.append((receipt.primary_care_visit, ()))
     return ZERO, _capped(
         policy_scope, ZERO, rules.ratio, "general outpatient annual cap", rules.annual_cap,
         rules.annual_cap - accumulator.general_outpatient_paid, lines,
@@ -205,11 +217,11 @@ def _general(
 
 
 def _accident(
-    policy: Policy, accumulator: Accumulator, policy_scope: Decimal, lines: list[str]
+    policy: Policy, accumulator: Accumulator, policy_scope: Decimal, lines: list[Step]
 ) -> tuple[Decimal, Decimal]:
     rules = policy.accident_outpatient
     deductible = min(policy_scope, rules.deductible_per_visit)
-    lines.append(receipt.visit_deductible(rules.deductible_per_visit, deductible))
+    lines.append((receipt.visit_deductible, (rules.deductible_per_visit, deductible)))
     return deductible, _capped(
         policy_scope, deductible, rules.ratio, "accident outpatient annual cap", rules.annual_cap,
         rules.annual_cap - accumulator.accident_outpatient_paid, lines,
@@ -223,15 +235,16 @@ def _capped(
     cap_name: str,
     cap: Decimal,
     left: Decimal,
-    lines: list[str],
+    lines: list[Step],
 ) -> Decimal:
     """The basic fund's share, rounded to the fen, then held to what is left of its cap."""
     computed = to_fen((policy_scope - deductible) * ratio)
     left = max(left, ZERO)
     paid = min(computed, left)
     lines.append(
-        receipt.basic_fund(
-            BASIC_FUND, policy_scope, deductible, ratio, computed, cap_name, cap, left, paid
+        (
+            receipt.basic_fund,
+            (BASIC_FUND, policy_scope, deductible, ratio, computed, cap_name, cap, left, paid),
         )
     )
     return paid
@@ -242,7 +255,7 @@ def _catastrophic(
     identity: Identity,
     accumulator: Accumulator,
     burden: Decimal,
-    lines: list[str],
+    lines: list[Step],
 ) -> Decimal:
     """Second pass: round(f(B after)) − already paid, clamped to [0, cap left] (SPEC §5)."""
     rules = policy.catastrophic
@@ -252,10 +265,11 @@ def _catastrophic(
     already = accumulator.catastrophic_paid
     left = max(rules.annual_cap - already, ZERO)
     paid = min(max(entitled - already, ZERO), left)
-    bands = f"the {identity} special-person" if identity in rules.tilt else "the standard"
+    bands = identity if identity in rules.tilt else None
     lines.append(
-        receipt.catastrophic(
-            CATASTROPHIC_FUND, burden, before, after, bands, entitled, already, left, paid
+        (
+            receipt.catastrophic,
+            (CATASTROPHIC_FUND, burden, before, after, bands, entitled, already, left, paid),
         )
     )
     return paid

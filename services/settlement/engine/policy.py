@@ -37,6 +37,7 @@ from shared.events import Identity
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
 HOSPITAL_LEVELS = (1, 2, 3)
+_MAX_REMEMBERED_CODES = 50_000
 
 
 class PolicyError(ValueError):
@@ -125,8 +126,19 @@ class ChronicOutpatient(_Part):
         """Whether the diagnosis is on the list of chronic and special diseases."""
         if not dise_codg:
             return False
-        code = dise_codg.strip().upper().replace(".", "")
-        return any(disease.covers(code) for disease in self.diseases)
+        verdicts = self._verdicts
+        verdict = verdicts.get(dise_codg)
+        if verdict is None:
+            code = dise_codg.strip().upper().replace(".", "")
+            verdict = any(disease.covers(code) for disease in self.diseases)
+            if len(verdicts) < _MAX_REMEMBERED_CODES:
+                verdicts[dise_codg] = verdict
+        return verdict
+
+    @functools.cached_property
+    def _verdicts(self) -> dict[str, bool]:
+        # Diagnoses repeat endlessly (a dialysis patient comes three times a week): remember them.
+        return {}
 
 
 class GeneralOutpatient(_Part):

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 from services.settlement.engine.accumulator import Accumulator
 from services.settlement.engine.claim import MedType
+from services.settlement.engine.receipt import Step, render
 
 BASIC_FUND = "390100"  # 职工/居民基本医疗保险统筹基金 — here the resident basic fund
 CATASTROPHIC_FUND = "390200"  # 居民大病保险
@@ -49,10 +50,15 @@ class Adjudication(NamedTuple):
     fund_pay_sumamt: Decimal
     psn_part_amt: Decimal
     setldetail: tuple[FundPayment, ...]
-    setl_proc_info: tuple[str, ...]
+    steps: tuple[Step, ...]
     accumulator_before: Accumulator
     stays_added: int
     burden_added: Decimal
+
+    @property
+    def setl_proc_info(self) -> tuple[str, ...]:
+        """The receipt: one readable line per step of the waterfall."""
+        return render(self.steps)
 
     @property
     def accumulator_after(self) -> Accumulator:
@@ -79,6 +85,6 @@ class Adjudication(NamedTuple):
             "fund_pay_sumamt": f"{self.fund_pay_sumamt:.2f}",
             "psn_part_amt": f"{self.psn_part_amt:.2f}",
             "setldetail": [row.to_wire() for row in self.setldetail],
-            "setl_proc_info": list(self.setl_proc_info),
+            "setl_proc_info": list(render(self.steps)),
             "accumulators": self.accumulator_after.to_dict(),
         }
