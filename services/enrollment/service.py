@@ -125,9 +125,7 @@ async def handle_register(cmd: Registration, uow: UnitOfWork, ctx: Context) -> R
     appended = await uow.events.append(psn_no, len(history), new)
     person = domain.fold([*history, *appended])
     assert person is not None
-    log.info(
-        "registered %s (%s) for %d", psn_no, mask(certno), cmd.insurance_year
-    )  # masked certno only
+    log.info("registered %s (%s) for %d", psn_no, mask(certno), cmd.insurance_year)
     return RegisterResult(psn_no, created=True, person=person)
 
 

@@ -38,7 +38,6 @@ class UnitOfWork:
         self.session = self._sessionmaker()
         self.events = EventStore(self.session)
         self.outbox = self.events.outbox
-        self._appended_before = 0
         return self
 
     async def __aexit__(
@@ -55,8 +54,8 @@ class UnitOfWork:
     async def commit(self) -> None:
         try:
             await self.session.commit()
-        except IntegrityError as exc:
-            raise ConcurrencyConflict("?", -1) from exc
+        except IntegrityError as exc:  # a deferred unique check: another writer came first
+            raise ConcurrencyConflict("(at commit)", -1) from exc
         metrics.EVENTS_APPENDED.inc(self.events.appended_count)
 
 
