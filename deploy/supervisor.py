@@ -96,11 +96,9 @@ class Supervisor:
         pump.start()
         return Child(name, process, pump, lines)
 
-    def start(self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
-        """Start a long-running child; returns its pid."""
-        child = self._spawn(name, argv, env)
-        self._children.append(child)
-        return child.process.pid
+    def start(self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> None:
+        """Start a long-running child."""
+        self._children.append(self._spawn(name, argv, env))
 
     def run(
         self,
@@ -123,10 +121,6 @@ class Supervisor:
         if returncode != 0:
             raise StepFailed(f"{name}: `{' '.join(argv)}` failed with status {returncode}")
         return child.lines
-
-    @property
-    def pids(self) -> list[int]:
-        return [child.process.pid for child in self._children]
 
     def check(self) -> None:
         """Raise ChildExited if a long-running child has stopped."""
@@ -154,7 +148,7 @@ class Supervisor:
                 try:
                     child.process.wait(self.grace)
                 except subprocess.TimeoutExpired:
-                    self.say(child.name, f"still running after {self.grace:.0f}s; killing it")
+                    self.say(child.name, f"still running after {self.grace:g}s; killing it")
             # The child may be gone while something it started still runs in its group.
             _signal_group(child.process, signal.SIGKILL)
             child.process.wait()
