@@ -9,17 +9,24 @@ with BEGIN IMMEDIATE) and written in the same transaction as the ledger row.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.settlement.dbutil import for_update, insert_ignore
 from services.settlement.engine.accumulator import Accumulator
-from services.settlement.models import ACCUMULATOR_FIELDS, accumulators, active_visits, ledger
+from services.settlement.models import (
+    ACCUMULATOR_FIELDS,
+    accumulators,
+    active_visits,
+    coverage_persons,
+    ledger,
+)
 
 SETTLEMENT = "settlement"
 REVERSAL = "reversal"
@@ -28,7 +35,7 @@ REVERSAL = "reversal"
 def delta_of(before: Accumulator, after: Accumulator) -> dict[str, Any]:
     """The signed change from ``before`` to ``after``, JSON-ready."""
     return Accumulator(
-        **{f.name: getattr(after, f.name) - getattr(before, f.name) for f in fields(Accumulator)}
+        **{name: getattr(after, name) - getattr(before, name) for name in ACCUMULATOR_FIELDS}
     ).to_dict()
 
 
@@ -83,15 +90,56 @@ async def lock_accumulator(conn: AsyncConnection, psn_no: str, year: int) -> Acc
     return _acc(row)
 
 
+# The hot path's statements are built once: building and cache-keying a statement per call
+# costs more Python time than the database takes to run it.
+_COVERAGE_STATE = (
+    select(coverage_persons.c.state)
+    .where(coverage_persons.c.psn_no == bindparam("k_psn_no"))
+    .scalar_subquery()
+)
+
+
+def _lock_totals(dialect: Any) -> Any:
+    # An upsert whose conflict arm "updates" nothing: it creates the row at zero or takes the
+    # row lock on the existing one, and returns it with the person's coverage, in one statement.
+    stmt = dialect.insert(accumulators).values(
+        psn_no=bindparam("k_psn_no"), year=bindparam("k_year")
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[accumulators.c.psn_no, accumulators.c.year],
+        set_={"psn_no": stmt.excluded.psn_no},
+    ).returning(*accumulators.c, _COVERAGE_STATE.label("coverage_state"))
+
+
+_LOCK_TOTALS = {"postgresql": _lock_totals(postgresql), "sqlite": _lock_totals(sqlite)}
+_WRITE_TOTALS = (
+    update(accumulators)
+    .where(accumulators.c.psn_no == bindparam("k_psn_no"))
+    .where(accumulators.c.year == bindparam("k_year"))
+)
+_INSERT_ENTRY = insert(ledger)
+_INSERT_VISIT = insert(active_visits)
+
+
+async def lock_for_claim(
+    conn: AsyncConnection, psn_no: str, year: int
+) -> tuple[Accumulator, str | None]:
+    """The totals of (person, year), locked until the transaction ends, and the person's
+    coverage state JSON (None for an unknown person) — one round trip.
+
+    The row is created at zero when new; a refused claim rolls the transaction back, so an
+    unknown person leaves no row behind.
+    """
+    stmt = _LOCK_TOTALS[conn.dialect.name]
+    row = (await conn.execute(stmt, {"k_psn_no": psn_no, "k_year": year})).one()
+    return _acc(row), row.coverage_state
+
+
 async def write_accumulator(
     conn: AsyncConnection, psn_no: str, year: int, acc: Accumulator
 ) -> None:
-    await conn.execute(
-        update(accumulators)
-        .where(accumulators.c.psn_no == psn_no)
-        .where(accumulators.c.year == year)
-        .values(**{name: getattr(acc, name) for name in ACCUMULATOR_FIELDS})
-    )
+    params: dict[str, Any] = {name: getattr(acc, name) for name in ACCUMULATOR_FIELDS}
+    await conn.execute(_WRITE_TOTALS, {"k_psn_no": psn_no, "k_year": year, **params})
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,12 +219,47 @@ async def visit_settled(conn: AsyncConnection, hospital_id: int, mdtrt_id: str) 
 
 async def append_settlement(conn: AsyncConnection, entry: Entry) -> None:
     """Record a settlement; the database refuses a reused idempotency key or a settled visit."""
-    await conn.execute(insert(ledger).values(entry_type=SETTLEMENT, **_values(entry)))
+    await conn.execute(_INSERT_ENTRY, {"entry_type": SETTLEMENT, **_values(entry)})
     await conn.execute(
-        insert(active_visits).values(
-            hospital_id=entry.hospital_id, mdtrt_id=entry.mdtrt_id, setl_id=entry.setl_id
-        )
+        _INSERT_VISIT,
+        {"hospital_id": entry.hospital_id, "mdtrt_id": entry.mdtrt_id, "setl_id": entry.setl_id},
     )
+
+
+# PostgreSQL takes the three writes of a settlement in one statement (one round trip).
+_POST_SETTLEMENT_PG = text(
+    """
+    WITH entry AS (
+        INSERT INTO ledger (entry_type, setl_id, hospital_id, mdtrt_id, psn_no, insurance_year,
+                            med_type, idempotency_key, request_hash, response, delta, created_at)
+        VALUES ('settlement', :setl_id, :hospital_id, :mdtrt_id, :psn_no, :insurance_year,
+                :med_type, :idempotency_key, :request_hash, :response, :delta, :created_at)
+    ), visit AS (
+        INSERT INTO active_visits (hospital_id, mdtrt_id, setl_id)
+        VALUES (:hospital_id, :mdtrt_id, :setl_id)
+    )
+    UPDATE accumulators
+       SET inpatient_stays = :inpatient_stays, basic_paid = :basic_paid,
+           general_outpatient_paid = :general_outpatient_paid,
+           accident_outpatient_paid = :accident_outpatient_paid,
+           catastrophic_burden = :catastrophic_burden, catastrophic_paid = :catastrophic_paid,
+           assistance_paid = :assistance_paid
+     WHERE psn_no = :psn_no AND year = :insurance_year
+    """
+)
+
+
+async def post_settlement(conn: AsyncConnection, entry: Entry, after: Accumulator) -> None:
+    """Record a settlement and the totals after it (the row must be locked by this transaction).
+
+    The database refuses a reused idempotency key (per hospital) or a visit already settled.
+    """
+    if conn.dialect.name != "postgresql":
+        await append_settlement(conn, entry)
+        await write_accumulator(conn, entry.psn_no, entry.insurance_year, after)
+        return
+    totals = {name: getattr(after, name) for name in ACCUMULATOR_FIELDS}
+    await conn.execute(_POST_SETTLEMENT_PG, {**_values(entry), **totals})
 
 
 async def append_reversal(conn: AsyncConnection, entry: Entry) -> None:

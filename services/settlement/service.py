@@ -34,6 +34,9 @@ from services.settlement.errors import Conflict, InvalidRequest, NotFound, Unaut
 from services.settlement.hospitals import Hospital
 
 FUNDS = ("hifp_pay", "hifmi_pay", "maf_pay")
+# How long a process trusts what it learnt of a key: a rotated or disabled key stops working
+# within this time in every serving process.
+KEY_CACHE_SECONDS = 1.0
 
 
 def utc_today() -> date:
@@ -74,14 +77,24 @@ class SettlementService:
         self.engine = engine
         self.policy = policy
         self.today = today
+        # key -> (hospital or None, until): spares a query per call; see KEY_CACHE_SECONDS.
+        self._keys: dict[str, tuple[Hospital | None, float]] = {}
 
     # --- access -----------------------------------------------------------------------------
 
     async def authenticate(self, key: str | None) -> Hospital:
         if not key:
             raise Unauthenticated("UNAUTHENTICATED", "send Authorization: Bearer <hospital key>")
-        async with self.engine.connect() as conn:
-            hospital = await hospitals.by_key(conn, key)
+        now = time.monotonic()
+        cached = self._keys.get(key)
+        if cached is not None and cached[1] > now:
+            hospital = cached[0]
+        else:
+            async with self.engine.connect() as conn:
+                hospital = await hospitals.by_key(conn, key)
+            if len(self._keys) > 10_000:
+                self._keys.clear()
+            self._keys[key] = (hospital, now + KEY_CACHE_SECONDS)
         if hospital is None:
             raise Unauthenticated("UNAUTHENTICATED", "unknown or disabled hospital key")
         return hospital
@@ -165,40 +178,42 @@ class SettlementService:
     async def _settle_once(
         self, hospital: Hospital, body: dict[str, Any], key: str, digest: str
     ) -> Answer:
-        async with self.engine.begin() as conn:
-            prior = await ledger.by_idempotency_key(conn, hospital.id, key)
+        claim = parse_claim(body)
+        year = claim.insurance_year
+        try:
+            async with self.engine.begin() as conn:
+                # The hot path is one round trip: the locked totals with the coverage beside them.
+                # A reused key is caught by the ledger's unique key at insert (IntegrityError).
+                before, raw_state = await ledger.lock_for_claim(conn, claim.psn_no, year)
+                state = projection.from_json(raw_state) if raw_state else None
+                result = self._adjudicate(claim, hospital, state, before)
+                after = result.accumulator_after
+                setl_id = "S" + uuid.uuid4().hex
+                response = _dumps(result.to_wire(setl_id=setl_id))
+                await ledger.post_settlement(
+                    conn,
+                    ledger.Entry(
+                        setl_id=setl_id,
+                        hospital_id=hospital.id,
+                        mdtrt_id=claim.mdtrt_id,
+                        psn_no=claim.psn_no,
+                        insurance_year=year,
+                        med_type=str(claim.med_type),
+                        idempotency_key=key,
+                        request_hash=digest,
+                        response=response.decode(),
+                        delta=ledger.delta_of(before, after),
+                        created_at=ledger.now(),
+                    ),
+                    after,
+                )
+        except Rejected:
+            # A retry of a settled claim is answered as first, even if it would now be refused.
+            async with self.engine.connect() as conn:
+                prior = await ledger.by_idempotency_key(conn, hospital.id, key)
             if prior is not None:
                 return _replay(prior, digest)
-            claim = parse_claim(body)
-            state = await coverage_store.load(conn, claim.psn_no)
-            year = claim.insurance_year
-            # Unknown persons get no accumulator row: adjudication refuses them anyway.
-            before = (
-                await ledger.lock_accumulator(conn, claim.psn_no, year)
-                if state is not None
-                else Accumulator.zero()
-            )
-            result = self._adjudicate(claim, hospital, state, before)
-            after = result.accumulator_after
-            setl_id = "S" + uuid.uuid4().hex
-            response = _dumps(result.to_wire(setl_id=setl_id))
-            await ledger.append_settlement(
-                conn,
-                ledger.Entry(
-                    setl_id=setl_id,
-                    hospital_id=hospital.id,
-                    mdtrt_id=claim.mdtrt_id,
-                    psn_no=claim.psn_no,
-                    insurance_year=year,
-                    med_type=str(claim.med_type),
-                    idempotency_key=key,
-                    request_hash=digest,
-                    response=response.decode(),
-                    delta=ledger.delta_of(before, after),
-                    created_at=ledger.now(),
-                ),
-            )
-            await ledger.write_accumulator(conn, claim.psn_no, year, after)
+            raise
         _count_funds(result)
         return Answer(201, response)
 

@@ -27,7 +27,8 @@ def create_app(settings: Settings | None = None, *, run_consumer: bool = False) 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url)
+        # No pre-ping: it costs a round trip per checkout; a dead connection fails one call.
+        engine = make_engine(settings.database_url, pool_pre_ping=False)
         app.state.engine = engine
         app.state.service = SettlementService(engine, load_policy(settings.policy))
         stop = asyncio.Event()

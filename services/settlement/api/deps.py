@@ -13,7 +13,8 @@ from services.settlement.hospitals import Hospital
 from services.settlement.service import SettlementService
 
 
-def get_service(request: Request) -> SettlementService:
+async def get_service(request: Request) -> SettlementService:
+    # async: a plain def dependency would cost a thread hop per request
     return request.app.state.service  # type: ignore[no-any-return]
 
 
