@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +30,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import case, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from services.enrollment import metrics
 from services.enrollment.models import outbox, relay_position
@@ -211,12 +211,25 @@ class OutboxRelay:
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
     @contextlib.asynccontextmanager
-    async def _exclusive(self):  # type: ignore[no-untyped-def]
+    async def _exclusive(self) -> AsyncIterator[None]:
+        """Hold PostgreSQL's session advisory lock for the relay's lifetime (no-op on SQLite).
+
+        The lock goes with the connection, so a relay that dies frees it for the next one.
+        """
         if self.engine.dialect.name != "postgresql":
             yield
             return
         async with self.engine.connect() as conn:
-            await self._wait_for_lock(conn)
+            while not await conn.scalar(
+                text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY}
+            ):
+                await conn.commit()
+                if self._stopping.is_set():
+                    yield  # stopped before getting the lock: run() sees the stop and returns
+                    return
+                log.info("another relay holds the lock; waiting")
+                await self._sleep(max(self.poll_interval, 1.0))
+            await conn.commit()
             try:
                 yield
             finally:
@@ -224,19 +237,6 @@ class OutboxRelay:
                     await conn.execute(
                         text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY}
                     )
-
-    async def _wait_for_lock(self, conn: AsyncConnection) -> None:
-        while True:
-            got = await conn.scalar(
-                text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY}
-            )
-            await conn.commit()
-            if got:
-                return
-            log.info("another relay holds the lock; waiting")
-            await self._sleep(max(self.poll_interval, 1.0))
-            if self._stopping.is_set():
-                raise asyncio.CancelledError
 
 
 async def relay_status(sessionmaker: async_sessionmaker[Any]) -> dict[str, Any]:

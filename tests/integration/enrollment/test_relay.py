@@ -236,3 +236,30 @@ async def test_survives_the_broker_going_away_and_coming_back(sqlite_url, topic)
         broker.terminate()
         broker.wait()
         await engine.dispose()
+
+
+async def test_only_one_relay_publishes_at_a_time_on_postgresql(pg_url, kafka_bootstrap, topic):
+    """Two relays on one PostgreSQL database: the advisory lock keeps the second one idle."""
+    await upgrade_async(pg_url)
+    engine = make_engine(pg_url)
+    sessionmaker = make_sessionmaker(engine)
+    first = make_relay(engine, sessionmaker, kafka_bootstrap, topic)
+    second = make_relay(engine, sessionmaker, kafka_bootstrap, topic)
+    tasks = [asyncio.create_task(first.run())]
+    try:
+        while not first.connected:
+            await asyncio.sleep(0.05)
+        tasks.append(asyncio.create_task(second.run()))
+        await asyncio.sleep(0.3)
+        appended = [await append(sessionmaker, topic, f"P{n}", 0, registered(n)) for n in range(10)]
+        await wait_drained(sessionmaker)
+        assert not second.connected  # still waiting for the lock
+    finally:
+        first.stop()
+        second.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks), 15)
+        await engine.dispose()
+    records = await consume(kafka_bootstrap, topic, want=10)
+    assert sorted(str(Event.from_json(r.value).event_id) for r in records) == sorted(
+        str(e.event_id) for e in appended
+    )

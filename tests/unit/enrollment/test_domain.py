@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.enrollment import domain
 from services.enrollment.domain import DomainError, Registration
@@ -318,3 +320,24 @@ def test_fold_of_an_empty_stream_is_none_and_versions_follow_the_stream():
     assert domain.fold([]) is None
     state = registered_state(paid("1", "A"), paid("2", "B"))
     assert state.version == 3
+
+
+@given(
+    dod=st.dates(min_value=date(1950, 1, 1), max_value=TODAY),
+    asks=st.lists(st.one_of(st.none(), st.integers(min_value=-40, max_value=120)), max_size=6),
+)
+def test_whatever_is_asked_the_deadline_stays_between_death_and_three_months(dod, asks):
+    state = registered_state(*die(registered_state(), dod=dod))
+    limit = domain.add_months(dod, 3)
+    for days in asks:
+        wanted = None if days is None else dod + timedelta(days=days)
+        try:
+            new = die(state, dod=dod, deadline=wanted)
+        except DomainError as exc:
+            assert exc.code in {"DEADLINE_BEYOND_LIMIT", "DEADLINE_BEFORE_DEATH"}
+            continue
+        for payload in new:
+            event = Event.new(payload, psn_no="P1", stream_version=state.version + 1)
+            state = domain.apply(state, event)
+        assert state.date_of_death == dod
+        assert dod <= state.settlement_deadline <= limit
