@@ -26,6 +26,7 @@ from services.settlement.engine.errors import Rejected, RejectionCode
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 
 _CENT = Decimal("0.01")
+_ZERO = Decimal("0.00")
 AMOUNT_FIELDS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt")
 TIME_FIELDS = ("begntime", "endtime")
 
@@ -56,6 +57,8 @@ def _exact_amount(value: Any) -> Decimal:
     exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2:
         raise ValueError(f"more than two decimals: {value!r}")
+    if not amount:
+        return _ZERO  # not "-0.00", which would print
     # Held with exactly two decimals from here on: every amount computed from it is in fen.
     return amount.quantize(_CENT)
 
@@ -132,7 +135,7 @@ def _rejection(data: Mapping[str, Any], exc: ValidationError) -> Rejected:
     for error in exc.errors(include_url=False):
         field = ".".join(str(part) for part in error["loc"]) or "claim"
         message = f"{field}: {_reason(error)}"
-        if error["type"] == "missing":
+        if error["type"] == "missing" or error.get("input", ...) is None:
             return Rejected(RejectionCode.INVALID_REQUEST, f"{field}: field required")
         if field in AMOUNT_FIELDS:
             amount_errors.append(message)

@@ -185,6 +185,20 @@ def test_a_missing_field_is_an_invalid_request_naming_it(field: str) -> None:
     assert field in refused.value.message
 
 
+@pytest.mark.parametrize("field", ["medfee_sumamt", "begntime", "psn_no"])
+def test_a_null_is_a_missing_field(field: str) -> None:
+    with pytest.raises(Rejected) as refused:
+        parse_claim({**BODY, field: None})
+    assert refused.value.code == "INVALID_REQUEST"
+    assert f"{field}: field required" in refused.value.message
+
+
+def test_negative_zero_is_zero() -> None:
+    claim = parse_claim({**BODY, "medfee_sumamt": "-0.00", "fulamt_ownpay_amt": "-0"})
+    assert str(claim.medfee_sumamt) == "0.00"
+    assert str(claim.fulamt_ownpay_amt) == "0.00"
+
+
 def test_unknown_med_type() -> None:
     assert parse_code(med_type="dental") == "INVALID_REQUEST"
 
