@@ -71,8 +71,10 @@ async def append_many(session: AsyncSession, new: Sequence[Event]) -> list[int]:
     """
     if not new:
         return []
-    result = await session.execute(
-        insert(events).returning(events.c.position, sort_by_parameter_order=True),
+    # A plain executemany, then one SELECT for the positions: RETURNING in parameter order
+    # would make SQLAlchemy insert row by row on SQLite.
+    await session.execute(
+        insert(events),
         [
             {
                 "event_id": str(e.event_id),
@@ -87,7 +89,16 @@ async def append_many(session: AsyncSession, new: Sequence[Event]) -> list[int]:
             for e in new
         ],
     )
-    positions = [int(p) for p in result.scalars()]
+    ids = [str(e.event_id) for e in new]
+    by_id: dict[str, int] = {}
+    for start in range(0, len(ids), 1000):
+        rows = await session.execute(
+            select(events.c.event_id, events.c.position).where(
+                events.c.event_id.in_(ids[start : start + 1000])
+            )
+        )
+        by_id.update({event_id: int(position) for event_id, position in rows.all()})
+    positions = [by_id[event_id] for event_id in ids]
     firsts: list[dict[str, Any]] = []
     years: list[dict[str, Any]] = []
     for e in new:
