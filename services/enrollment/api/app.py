@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, FastAPI
 
 from services.enrollment import payment_consumer
-from services.enrollment.api import collection, errors, health, persons
+from services.enrollment.api import collection, errors, health, openapi, persons
 from services.enrollment.migrate import upgrade_async
 from services.enrollment.relay import OutboxRelay
 from services.enrollment.service import Context, Enrollment, rules_from_directory
@@ -76,4 +76,5 @@ def create_app(settings: Settings | None = None, *, run_relay: bool = True) -> F
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    openapi.install(app)
     return app
