@@ -11,7 +11,7 @@ discharge before admission) is the first rule of adjudication.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any
@@ -63,25 +63,38 @@ def _exact_amount(value: Any) -> Decimal:
     return amount.quantize(_CENT)
 
 
-def _claim_time(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime(value.year, value.month, value.day)
-    elif isinstance(value, str):
+def _moment(value: Any, day_ends: bool) -> datetime:
+    if isinstance(value, str):
+        text = value.strip()
         try:
-            moment = datetime.fromisoformat(value.strip())
+            value = date.fromisoformat(text)  # a date alone ...
         except ValueError:
-            raise ValueError(f"not an ISO date or date-time: {value!r}") from None
-    else:
-        raise ValueError(f"not an ISO date or date-time: {value!r}")
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(CHINA_STANDARD_TIME).replace(tzinfo=None)
-    return moment
+            try:
+                value = datetime.fromisoformat(text)  # ... or a date and a time
+            except ValueError:
+                raise ValueError(f"not an ISO date or date-time: {value!r}") from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return value
+        return value.astimezone(CHINA_STANDARD_TIME).replace(tzinfo=None)
+    if isinstance(value, date):
+        # A date alone stands for the whole day: a discharge "on 1 March" is not before an
+        # admission at 08:00 that day.
+        return datetime.combine(value, time.max if day_ends else time.min)
+    raise ValueError(f"not an ISO date or date-time: {value!r}")
+
+
+def _start_time(value: Any) -> datetime:
+    return _moment(value, day_ends=False)
+
+
+def _end_time(value: Any) -> datetime:
+    return _moment(value, day_ends=True)
 
 
 ExactAmount = Annotated[Decimal, BeforeValidator(_exact_amount)]
-ClaimTime = Annotated[datetime, BeforeValidator(_claim_time)]
+StartTime = Annotated[datetime, BeforeValidator(_start_time)]
+EndTime = Annotated[datetime, BeforeValidator(_end_time)]
 
 
 class HospitalProfile(BaseModel):
@@ -95,15 +108,19 @@ class HospitalProfile(BaseModel):
 
 
 class Claim(BaseModel):
-    """The SPEC §6 claim body. Times are naive city wall-clock times (aware ones are converted)."""
+    """The SPEC §6 claim body.
+
+    Times are naive city wall-clock times (aware ones are converted to UTC+8); a date alone is
+    the start of that day for ``begntime`` and its end for ``endtime``.
+    """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     psn_no: str = Field(min_length=1)
     mdtrt_id: str = Field(min_length=1)
     med_type: MedType
-    begntime: ClaimTime
-    endtime: ClaimTime
+    begntime: StartTime
+    endtime: EndTime
     medfee_sumamt: ExactAmount
     fulamt_ownpay_amt: ExactAmount
     overlmt_selfpay: ExactAmount

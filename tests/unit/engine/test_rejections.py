@@ -64,6 +64,13 @@ def test_same_moment_admission_and_discharge_is_fine() -> None:
     assert adjudicate(LIAOCHENG, claim, LEVEL_3, Accumulator.zero()).insurance_year == 2024
 
 
+def test_a_discharge_date_covers_its_whole_day() -> None:
+    same_day = inpatient("100", begntime="2024-03-02T08:00:00", endtime="2024-03-02")
+    assert adjudicate(LIAOCHENG, same_day, LEVEL_3, Accumulator.zero()).insurance_year == 2024
+    day_before = inpatient("100", begntime="2024-03-02T08:00:00", endtime="2024-03-01")
+    assert code_of(day_before) == "INVALID_DATES"
+
+
 def test_amounts_are_checked_before_dates() -> None:
     claim = inpatient("-1", begntime="2024-03-02", endtime="2024-03-01")
     assert code_of(claim) == "INVALID_AMOUNTS"
