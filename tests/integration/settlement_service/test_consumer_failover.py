@@ -78,12 +78,12 @@ async def test_killing_one_consumer_hands_its_partitions_to_the_other(kafka_boot
 
         await publish(lambda s: s.registered())
         await publish(lambda s: s.paid())
-        await _until(engine, (PERSONS, 2 * PERSONS, 2 * PERSONS), timeout=60)
+        await _until(engine, (PERSONS, 2 * PERSONS, 2 * PERSONS), timeout=120)
 
         first.send_signal(signal.SIGKILL)  # no goodbye: its partitions move after the session
         first.wait(10)
         await publish(lambda s: s.identity(Identity.ORPHAN, date(2024, 3, 1)))
-        await _until(engine, (PERSONS, 3 * PERSONS, 3 * PERSONS), timeout=90)
+        await _until(engine, (PERSONS, 3 * PERSONS, 3 * PERSONS), timeout=120)
         assert second.poll() is None
     finally:
         for proc in (first, second):
