@@ -18,8 +18,11 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the database to ``revision``; safe to call on every start (idempotent)."""
+def upgrade(database_url: str, revision: str = "heads") -> None:
+    """Bring the database to ``revision``; safe to call on every start (idempotent).
+
+    ``heads``: should two people add a migration on the same parent, both branches apply.
+    """
     command.upgrade(alembic_config(database_url), revision)
 
 

@@ -7,7 +7,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import DBAPIError
 
 from services.enrollment import unit_of_work
 from services.enrollment.models import events, outbox, registrations
@@ -138,3 +139,19 @@ async def test_concurrent_first_appends_without_retry_one_wins(sessionmaker):
     outcomes = await asyncio.gather(*(attempt(n) for n in range(5)))
     assert outcomes.count("ok") == 1
     assert outcomes.count("conflict") == 4
+
+
+async def test_the_database_refuses_to_rewrite_or_delete_an_event(sessionmaker):
+    async with sessionmaker() as session:
+        await EventStore(session).append("P1", 0, [registered()])
+        await session.commit()
+    for statement in (
+        update(events).values(payload="{}"),
+        delete(events),
+    ):
+        async with sessionmaker() as session:
+            with pytest.raises(DBAPIError, match="append-only"):
+                await session.execute(statement)
+            await session.rollback()
+    async with sessionmaker() as session:
+        assert len(await EventStore(session).load("P1")) == 1
