@@ -23,6 +23,7 @@ from decimal import Decimal
 from services.settlement.engine import receipt
 from services.settlement.engine.accumulator import Accumulator
 from services.settlement.engine.amounts import ZERO, check_amounts, to_fen
+from services.settlement.engine.catastrophic import second_pass
 from services.settlement.engine.claim import Claim, HospitalProfile, MedType
 from services.settlement.engine.coverage import Coverage
 from services.settlement.engine.errors import Rejected, RejectionCode
@@ -92,7 +93,9 @@ def adjudicate(
     catastrophic = ZERO
     if med_type in _SECOND_PASS:
         burden = policy_scope - basic
-        catastrophic = _catastrophic(policy, coverage.identity, accumulator, burden, lines)
+        catastrophic = second_pass(
+            policy.catastrophic, coverage.identity, accumulator, burden, lines
+        )
         details.append(FundPayment(CATASTROPHIC_FUND, catastrophic))
     assistance = ZERO
     if policy.assistance is not None and med_type in policy.assistance.applies_to:
@@ -245,31 +248,6 @@ def _capped(
         (
             receipt.basic_fund,
             (BASIC_FUND, policy_scope, deductible, ratio, computed, cap_name, cap, left, paid),
-        )
-    )
-    return paid
-
-
-def _catastrophic(
-    policy: Policy,
-    identity: Identity,
-    accumulator: Accumulator,
-    burden: Decimal,
-    lines: list[Step],
-) -> Decimal:
-    """Second pass: round(f(B after)) − already paid, clamped to [0, cap left] (SPEC §5)."""
-    rules = policy.catastrophic
-    before = accumulator.catastrophic_burden
-    after = before + burden
-    entitled = to_fen(rules.schedule(identity).entitlement(after))
-    already = accumulator.catastrophic_paid
-    left = max(rules.annual_cap - already, ZERO)
-    paid = min(max(entitled - already, ZERO), left)
-    bands = identity if identity in rules.tilt else None
-    lines.append(
-        (
-            receipt.catastrophic,
-            (CATASTROPHIC_FUND, burden, before, after, bands, entitled, already, left, paid),
         )
     )
     return paid

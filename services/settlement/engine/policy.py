@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import functools
 import tomllib
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from services.settlement.engine.catastrophic import Schedule
 from services.settlement.engine.claim import MedType
 from shared.events import Identity
 
@@ -165,31 +165,6 @@ class Tilt(_Part):
 
     threshold: Amount
     ratios: list[Ratio]
-
-
-@dataclass(frozen=True, slots=True)
-class Schedule:
-    """Bands ready for computation: (start, ratio, entitlement accrued below start)."""
-
-    bands: tuple[tuple[Decimal, Decimal, Decimal], ...]
-
-    @classmethod
-    def of(cls, bands: list[tuple[Decimal, Decimal]]) -> Schedule:
-        rows: list[tuple[Decimal, Decimal, Decimal]] = []
-        accrued = Decimal(0)
-        for index, (start, ratio) in enumerate(bands):
-            if index:
-                previous_start, previous_ratio, _ = rows[-1]
-                accrued += (start - previous_start) * previous_ratio
-            rows.append((start, ratio, accrued))
-        return cls(tuple(rows))
-
-    def entitlement(self, burden: Decimal) -> Decimal:
-        """f(B): progressive, each band at its own rate (unrounded)."""
-        for start, ratio, accrued in reversed(self.bands):
-            if burden >= start:
-                return accrued + (burden - start) * ratio
-        return Decimal(0)
 
 
 class Catastrophic(_Part):

@@ -1,0 +1,73 @@
+"""Catastrophic insurance (fund 390200), the second pass of SPEC §5.
+
+A person's burden of an inpatient or chronic-outpatient claim is P − ``hifp_pay``; burdens add up
+over the year to B. The entitlement f(B) is progressive by bands, each band at its own rate, like
+income tax; a claim pays round(f(B after)) − what the year has already paid, clamped to
+[0, annual cap left]. Without a binding cap, what a year pays is therefore exactly the rounded
+entitlement of its burden, whatever the order or size of its claims.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from services.settlement.engine import receipt
+from services.settlement.engine.amounts import ZERO, to_fen
+from services.settlement.engine.receipt import Step
+from services.settlement.engine.result import CATASTROPHIC_FUND
+from shared.events import Identity
+
+if TYPE_CHECKING:
+    from services.settlement.engine.accumulator import Accumulator
+    from services.settlement.engine.policy import Catastrophic
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Bands ready for computation: (start, ratio, entitlement accrued below start)."""
+
+    bands: tuple[tuple[Decimal, Decimal, Decimal], ...]
+
+    @classmethod
+    def of(cls, bands: list[tuple[Decimal, Decimal]]) -> Schedule:
+        rows: list[tuple[Decimal, Decimal, Decimal]] = []
+        accrued = Decimal(0)
+        for index, (start, ratio) in enumerate(bands):
+            if index:
+                previous_start, previous_ratio, _ = rows[-1]
+                accrued += (start - previous_start) * previous_ratio
+            rows.append((start, ratio, accrued))
+        return cls(tuple(rows))
+
+    def entitlement(self, burden: Decimal) -> Decimal:
+        """f(B): progressive, each band at its own rate (unrounded)."""
+        for start, ratio, accrued in reversed(self.bands):
+            if burden >= start:
+                return accrued + (burden - start) * ratio
+        return Decimal(0)
+
+
+def second_pass(
+    rules: Catastrophic,
+    identity: Identity,
+    accumulator: Accumulator,
+    burden: Decimal,
+    lines: list[Step],
+) -> Decimal:
+    """What catastrophic insurance pays on a claim adding ``burden`` to the year's."""
+    before = accumulator.catastrophic_burden
+    after = before + burden
+    entitled = to_fen(rules.schedule(identity).entitlement(after))
+    already = accumulator.catastrophic_paid
+    left = max(rules.annual_cap - already, ZERO)
+    paid = min(max(entitled - already, ZERO), left)
+    tilt = identity if identity in rules.tilt else None
+    lines.append(
+        (
+            receipt.catastrophic,
+            (CATASTROPHIC_FUND, burden, before, after, tilt, entitled, already, left, paid),
+        )
+    )
+    return paid
