@@ -91,7 +91,7 @@ def consume() -> None:
             loop.add_signal_handler(sig, stop.set)
         engine = make_engine(settings.database_url)
         try:
-            await consumer.run(
+            await consumer.run_forever(
                 engine,
                 settings.kafka_bootstrap_servers or "",
                 topic=settings.events_topic,

@@ -14,6 +14,7 @@ import logging
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.settlement import coverage_store, metrics
@@ -104,7 +105,12 @@ async def run(
                     metrics.CONSUMER_EVENTS.labels(outcome).inc()
                     positions[tp] = msg.offset + 1
             if batches:
-                await consumer.commit()
+                try:
+                    await consumer.commit()
+                except CommitFailedError:
+                    # The group rebalanced under us: the new owner re-reads from the last
+                    # committed offset, and the tracking rows make the re-delivery harmless.
+                    log.warning("offset commit refused after a rebalance; going on")
                 async with engine.connect() as conn:
                     metrics.GAPS_WAITING.set(await coverage_store.gaps_waiting(conn))
             _record_lag(consumer, positions)
