@@ -157,6 +157,17 @@ async def _apply(session: AsyncSession, batch: Sequence[Incoming]) -> Outcome:
     people = await psn_nos_by_certno(session, (p.certno for _, _, p in good))
     streams = await load_streams(session, people.values())
     states = {psn: domain.fold(stream) for psn, stream in streams.items()}
+    # Events appended in this batch, folded in only if the same person comes up again: most
+    # people pay once, and folding costs more than anything else per payment.
+    unfolded: dict[str, list[Event]] = {}
+
+    def current(psn_no: str) -> domain.PersonState | None:
+        state = states.get(psn_no)
+        for event in unfolded.pop(psn_no, ()):
+            state = domain.apply(state, event)
+        if state is not None:
+            states[psn_no] = state
+        return state
 
     now = utcnow()
     new_events: list[Event] = []
@@ -170,7 +181,7 @@ async def _apply(session: AsyncSession, batch: Sequence[Incoming]) -> Outcome:
                 resolved.append((incoming.unmatched_id, "duplicate"))
             continue
         psn_no = people.get(p.certno)
-        state = states.get(psn_no) if psn_no else None
+        state = current(psn_no) if psn_no else None
         if psn_no is None or state is None:
             misses.append(
                 _Miss(index, incoming, Reason.UNKNOWN_CERTNO.value, _unknown(p), p.tax_serial)
@@ -184,11 +195,11 @@ async def _apply(session: AsyncSession, batch: Sequence[Incoming]) -> Outcome:
         except domain.DomainError as exc:
             misses.append(_Miss(index, incoming, exc.code, exc.message, p.tax_serial))
             continue
+        version = state.version
         for payload in payloads:
-            event = Event.new(
-                payload, psn_no=psn_no, stream_version=state.version + 1, occurred_at=p.paid_at
-            )
-            state = domain.apply(state, event)
+            version += 1
+            event = Event.new(payload, psn_no=psn_no, stream_version=version, occurred_at=p.paid_at)
+            unfolded.setdefault(psn_no, []).append(event)
             new_events.append(event)
             if isinstance(payload, SubsidyGranted):
                 subsidy_rows.append(
@@ -203,7 +214,6 @@ async def _apply(session: AsyncSession, batch: Sequence[Incoming]) -> Outcome:
                         "granted_at": now,
                     }
                 )
-        states[psn_no] = state
         taken.add(p.tax_serial)
         payment_rows.append(_payment_row(p, psn_no, now))
         if p.kind is MessageKind.PAYMENT:
