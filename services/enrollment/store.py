@@ -27,8 +27,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Row, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,17 +53,18 @@ class ConcurrencyConflict(Exception):
         self.expected_version = expected_version
 
 
-def _row_to_event(row: object) -> Event:
+def _row_to_event(row: Row[Any]) -> Event:
+    """A stored row back to its envelope; old payload versions are upcast by ``Event``."""
     return Event.model_validate(
         {
-            "event_id": row.event_id,  # type: ignore[attr-defined]
-            "event_type": row.event_type,  # type: ignore[attr-defined]
-            "schema_version": row.schema_version,  # type: ignore[attr-defined]
-            "psn_no": row.psn_no,  # type: ignore[attr-defined]
-            "stream_version": row.stream_version,  # type: ignore[attr-defined]
-            "occurred_at": row.occurred_at,  # type: ignore[attr-defined]
-            "recorded_at": row.recorded_at,  # type: ignore[attr-defined]
-            "payload": json.loads(row.payload),  # type: ignore[attr-defined]
+            "event_id": row.event_id,
+            "event_type": row.event_type,
+            "schema_version": row.schema_version,
+            "psn_no": row.psn_no,
+            "stream_version": row.stream_version,
+            "occurred_at": row.occurred_at,
+            "recorded_at": row.recorded_at,
+            "payload": json.loads(row.payload),
         }
     )
 
