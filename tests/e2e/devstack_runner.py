@@ -21,7 +21,8 @@ BANNER = "The stack is up."
 class DevStack:
     """One devstack process; `start()` returns once its banner is printed."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, databases: dict[str, str] | None = None) -> None:
+        """``databases``: ENROLLMENT_/SETTLEMENT_DATABASE_URL; SQLite files in tmp_path if None."""
         self.kafka_port, self.enrollment_port, self.settlement_port = (
             free_port(),
             free_port(),
@@ -29,8 +30,13 @@ class DevStack:
         )
         self.var_dir = tmp_path / "var"
         self.env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
-        self.env["ENROLLMENT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'enrollment.db'}"
-        self.env["SETTLEMENT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'settlement.db'}"
+        self.env.update(
+            databases
+            or {
+                "ENROLLMENT_DATABASE_URL": f"sqlite:///{tmp_path / 'enrollment.db'}",
+                "SETTLEMENT_DATABASE_URL": f"sqlite:///{tmp_path / 'settlement.db'}",
+            }
+        )
         self.lines: list[str] = []
         self.process: subprocess.Popen[str] | None = None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -57,8 +59,33 @@ ZERO_ACCUMULATORS = {
 
 
 @pytest.fixture
-def stack(tmp_path):
-    stack = DevStack(tmp_path)
+def second_pg_url(pg_url):
+    """Another fresh PostgreSQL database beside ``pg_url`` (each service has its own)."""
+    admin = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{pg_url.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def databases(request, tmp_path) -> dict[str, str] | None:
+    """SQLite as `make run` uses it, and PostgreSQL as docker-compose.yml does."""
+    if request.param == "sqlite":
+        return None
+    return {
+        "ENROLLMENT_DATABASE_URL": request.getfixturevalue("pg_url"),
+        "SETTLEMENT_DATABASE_URL": request.getfixturevalue("second_pg_url"),
+    }
+
+
+@pytest.fixture
+def stack(tmp_path, databases):
+    stack = DevStack(tmp_path, databases)
     try:
         stack.start()
         yield stack
@@ -110,6 +137,8 @@ async def coverage_until(client, url, predicate, timeout: float = 30.0) -> dict:
 
 
 async def test_register_pay_settle_and_reverse_across_both_services(stack):
+    for database in ("ENROLLMENT_DATABASE_URL", "SETTLEMENT_DATABASE_URL"):
+        assert f"data: {stack.env[database]}" in stack.output  # the databases this run is about
     key = add_hospital(stack, level=3)
     hospital = {"Authorization": f"Bearer {key}"}
 
