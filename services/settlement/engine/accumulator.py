@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from services.settlement.engine.amounts import fen_text
 from services.settlement.engine.claim import MedType
 
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ class Accumulator(NamedTuple):
         """JSON-ready: the stay count as an integer, amounts as two-decimal strings."""
         out: dict[str, Any] = {"inpatient_stays": self.inpatient_stays}
         for name in AMOUNT_NAMES:
-            out[name] = f"{getattr(self, name):.2f}"
+            out[name] = fen_text(getattr(self, name))
         return out
 
     @classmethod

@@ -1,8 +1,6 @@
 """``setl_proc_info``: one line per step of the waterfall, fit for the patient's receipt.
 
-Amounts are printed with ``str``: every amount the engine computes carries exactly two decimals
-(claims and policies are held in fen), and ``str`` is three times faster than a format spec.
-Totals read from an accumulator are formatted, since they come from outside the engine.
+Amounts print as yuan with two decimals (``fen_text``).
 """
 
 from __future__ import annotations
@@ -12,6 +10,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from services.settlement.engine.amounts import fen_text as _y
 from shared.events import Identity
 
 # A line not yet printed: its formatter and the numbers. Formatting Decimals is a third of the
@@ -37,8 +36,8 @@ def policy_scope(
     total: Decimal, wholly: Decimal, over: Decimal, class_b: Decimal, p: Decimal
 ) -> str:
     return (
-        f"Policy-scope amount: total {total} − wholly self-paid {wholly} − above price "
-        f"limits {over} − class-B self-paid {class_b} = {p}"
+        f"Policy-scope amount: total {_y(total)} − wholly self-paid {_y(wholly)} − above price "
+        f"limits {_y(over)} − class-B self-paid {_y(class_b)} = {_y(p)}"
     )
 
 
@@ -54,8 +53,8 @@ def inpatient_deductible(
 ) -> str:
     hospital = f"level-{level} public" if public else f"level-{level}"
     return (
-        f"Inpatient stay {stay} of {year} at a {hospital} hospital: deductible {due} "
-        f"({pct(factor)} of {base}), applied {paid}"
+        f"Inpatient stay {stay} of {year} at a {hospital} hospital: deductible {_y(due)} "
+        f"({pct(factor)} of {_y(base)}), applied {_y(paid)}"
     )
 
 
@@ -68,7 +67,7 @@ def primary_care_visit() -> str:
 
 
 def visit_deductible(due: Decimal, paid: Decimal) -> str:
-    return f"Accident outpatient: deductible {due} per visit, applied {paid}"
+    return f"Accident outpatient: deductible {_y(due)} per visit, applied {_y(paid)}"
 
 
 def basic_fund(
@@ -82,10 +81,10 @@ def basic_fund(
     left: Decimal,
     paid: Decimal,
 ) -> str:
-    share = f"({base} − {deductible})" if deductible else f"{base}"
+    share = f"({_y(base)} − {_y(deductible)})" if deductible else f"{_y(base)}"
     return (
-        f"Basic fund {fund}: {share} × {pct(ratio)} = {computed}; {cap_name} {cap}, "
-        f"{left} left; pays {paid}"
+        f"Basic fund {fund}: {share} × {pct(ratio)} = {_y(computed)}; {cap_name} {_y(cap)}, "
+        f"{_y(left)} left; pays {_y(paid)}"
     )
 
 
@@ -102,9 +101,9 @@ def catastrophic(
 ) -> str:
     bands = "the standard" if tilt is None else f"the {tilt} special-person"
     return (
-        f"Catastrophic insurance {fund}: burden {burden}, year's burden {before:.2f} → "
-        f"{after}; entitlement on {bands} bands {entitled}, already paid {already:.2f}, "
-        f"{left} of the annual cap left; pays {paid}"
+        f"Catastrophic insurance {fund}: burden {_y(burden)}, year's burden {_y(before)} → "
+        f"{_y(after)}; entitlement on {bands} bands {_y(entitled)}, already paid {_y(already)}, "
+        f"{_y(left)} of the annual cap left; pays {_y(paid)}"
     )
 
 
@@ -119,10 +118,12 @@ def assistance(
     paid: Decimal,
 ) -> str:
     return (
-        f"Medical assistance {fund} ({who}): remaining burden {base} × {pct(ratio)} = "
-        f"{computed}; annual cap {cap}, {left} left; pays {paid}"
+        f"Medical assistance {fund} ({who}): remaining burden {_y(base)} × {pct(ratio)} = "
+        f"{_y(computed)}; annual cap {_y(cap)}, {_y(left)} left; pays {_y(paid)}"
     )
 
 
 def settlement(total: Decimal, funds: Decimal, patient: Decimal) -> str:
-    return f"Funds pay {funds} in all; the patient pays {total} − {funds} = {patient}"
+    return (
+        f"Funds pay {_y(funds)} in all; the patient pays {_y(total)} − {_y(funds)} = {_y(patient)}"
+    )

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from services.settlement.engine.accumulator import Accumulator
+from services.settlement.engine.amounts import fen_text as _y
 from services.settlement.engine.claim import MedType
 from services.settlement.engine.receipt import Step, render
 
@@ -21,7 +22,7 @@ class FundPayment(NamedTuple):
     fund_payamt: Decimal
 
     def to_wire(self) -> dict[str, str]:
-        return {"fund_pay_type": self.fund_pay_type, "fund_payamt": f"{self.fund_payamt:.2f}"}
+        return {"fund_pay_type": self.fund_pay_type, "fund_payamt": _y(self.fund_payamt)}
 
 
 class Adjudication(NamedTuple):
@@ -73,17 +74,17 @@ class Adjudication(NamedTuple):
             "mdtrt_id": self.mdtrt_id,
             "med_type": str(self.med_type),
             "insurance_year": self.insurance_year,
-            "medfee_sumamt": f"{self.medfee_sumamt:.2f}",
-            "fulamt_ownpay_amt": f"{self.fulamt_ownpay_amt:.2f}",
-            "overlmt_selfpay": f"{self.overlmt_selfpay:.2f}",
-            "preselfpay_amt": f"{self.preselfpay_amt:.2f}",
-            "inscp_scp_amt": f"{self.inscp_scp_amt:.2f}",
-            "act_pay_dedc": f"{self.act_pay_dedc:.2f}",
-            "hifp_pay": f"{self.hifp_pay:.2f}",
-            "hifmi_pay": f"{self.hifmi_pay:.2f}",
-            "maf_pay": f"{self.maf_pay:.2f}",
-            "fund_pay_sumamt": f"{self.fund_pay_sumamt:.2f}",
-            "psn_part_amt": f"{self.psn_part_amt:.2f}",
+            "medfee_sumamt": _y(self.medfee_sumamt),
+            "fulamt_ownpay_amt": _y(self.fulamt_ownpay_amt),
+            "overlmt_selfpay": _y(self.overlmt_selfpay),
+            "preselfpay_amt": _y(self.preselfpay_amt),
+            "inscp_scp_amt": _y(self.inscp_scp_amt),
+            "act_pay_dedc": _y(self.act_pay_dedc),
+            "hifp_pay": _y(self.hifp_pay),
+            "hifmi_pay": _y(self.hifmi_pay),
+            "maf_pay": _y(self.maf_pay),
+            "fund_pay_sumamt": _y(self.fund_pay_sumamt),
+            "psn_part_amt": _y(self.psn_part_amt),
             "setldetail": [row.to_wire() for row in self.setldetail],
             "setl_proc_info": list(render(self.steps)),
             "accumulators": self.accumulator_after.to_dict(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -27,6 +28,17 @@ from .builders import LIAOCHENG, SPECIAL_PERSONS
 pytestmark = pytest.mark.unit
 
 CENT = Decimal("0.01")
+FEN = re.compile(r"\d+\.\d\d")
+WIRE_AMOUNTS = (
+    "medfee_sumamt",
+    "inscp_scp_amt",
+    "act_pay_dedc",
+    "hifp_pay",
+    "hifmi_pay",
+    "maf_pay",
+    "fund_pay_sumamt",
+    "psn_part_amt",
+)
 SECOND_PASS = (MedType.INPATIENT, MedType.CHRONIC_OUTPATIENT)
 DISEASES = ["C34.901", "N18.5", "Z94.0", "D66", "C91.0", "J18.9"]  # the last is not listed
 
@@ -104,6 +116,15 @@ def check_one(policy: Policy, result: Adjudication) -> None:
     assert result.fund_pay_sumamt <= result.inscp_scp_amt
     assert result.act_pay_dedc <= result.inscp_scp_amt
     assert len(result.setl_proc_info) >= 4
+    # every amount printed, on the wire and on the receipt, has exactly two decimals
+    wire = result.to_wire()
+    for name in WIRE_AMOUNTS:
+        assert FEN.fullmatch(wire[name]), (name, wire[name])
+    for text in wire["accumulators"].values():
+        assert isinstance(text, int) or FEN.fullmatch(text)
+    for line in result.setl_proc_info:
+        for number in re.findall(r"(?<![\w.])\d+\.\d+(?![\d%])", line):
+            assert FEN.fullmatch(number), line
 
 
 def check_caps(policy: Policy, acc: Accumulator) -> None:

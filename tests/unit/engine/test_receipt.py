@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 
 from services.settlement.engine import Accumulator, adjudicate
+from services.settlement.engine.amounts import fen_text
 
 from .builders import CLINIC, LEVEL_3, LIAOCHENG, accident, inpatient
 
@@ -64,3 +66,20 @@ def test_to_wire_uses_the_national_names_and_two_decimal_strings() -> None:
 def test_preview_has_no_settlement_id() -> None:
     result = adjudicate(LIAOCHENG, inpatient("100"), LEVEL_3, Accumulator.zero())
     assert result.to_wire()["setl_id"] is None
+
+
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        ("0.00", "0.00"),
+        ("12.30", "12.30"),
+        ("400000.00", "400000.00"),
+        ("5", "5.00"),
+        ("12.3", "12.30"),
+        ("1E+3", "1000.00"),
+        ("0.0000", "0.00"),
+        ("-7.50", "-7.50"),
+    ],
+)
+def test_amounts_always_print_with_two_decimals(amount: str, text: str) -> None:
+    assert fen_text(Decimal(amount)) == text
