@@ -7,6 +7,7 @@ topics `make run` creates.
 
 from __future__ import annotations
 
+import base64
 import importlib
 import json
 import re
@@ -80,6 +81,9 @@ def instruction(text: str, name: str) -> str:
 def test_the_production_shape_is_kafka_two_databases_and_both_services():
     assert SERVICES["kafka"]["image"].startswith("apache/kafka:")
     assert SERVICES["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft
+    # KRaft formats its storage only with a cluster id that is a UUID in URL-safe base64.
+    cluster_id = SERVICES["kafka"]["environment"]["CLUSTER_ID"]
+    assert len(cluster_id) == 22 and len(base64.urlsafe_b64decode(cluster_id + "==")) == 16
     for db in ("enrollment-db", "settlement-db"):
         assert SERVICES[db]["image"] == "postgres:16"
         assert "pg_isready" in " ".join(SERVICES[db]["healthcheck"]["test"])
