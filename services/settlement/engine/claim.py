@@ -41,15 +41,15 @@ class MedType(StrEnum):
 
 
 def _exact_amount(value: Any) -> Decimal:
-    if isinstance(value, bool | float):
-        raise ValueError("an amount is a string or an integer, never a float")
-    if isinstance(value, Decimal):
-        amount = value
-    elif isinstance(value, int | str):
+    if type(value) is str:  # the usual case first: a claim line parsed from JSON
         try:
-            amount = Decimal(value.strip() if isinstance(value, str) else value)
+            amount = Decimal(value)  # surrounding whitespace is allowed
         except InvalidOperation:
             raise ValueError(f"not an amount: {value!r}") from None
+    elif isinstance(value, bool | float):
+        raise ValueError("an amount is a string or an integer, never a float")
+    elif isinstance(value, Decimal | int):
+        amount = Decimal(value)
     else:
         raise ValueError(f"not an amount: {value!r}")
     if not amount.is_finite():
@@ -67,12 +67,10 @@ def _moment(value: Any, day_ends: bool) -> datetime:
     if isinstance(value, str):
         text = value.strip()
         try:
-            value = date.fromisoformat(text)  # a date alone ...
+            # a date alone ("2024-03-01", "20240301"), or a date and a time
+            value = date.fromisoformat(text) if len(text) <= 10 else datetime.fromisoformat(text)
         except ValueError:
-            try:
-                value = datetime.fromisoformat(text)  # ... or a date and a time
-            except ValueError:
-                raise ValueError(f"not an ISO date or date-time: {value!r}") from None
+            raise ValueError(f"not an ISO date or date-time: {value!r}") from None
     if isinstance(value, datetime):
         if value.tzinfo is None:
             return value
