@@ -24,6 +24,7 @@ from services.settlement.engine import (
     Accumulator,
     Adjudication,
     HospitalProfile,
+    MedType,
     Policy,
     Rejected,
     adjudicate,
@@ -34,6 +35,7 @@ from services.settlement.errors import Conflict, InvalidRequest, NotFound, Unaut
 from services.settlement.hospitals import Hospital
 
 FUNDS = ("hifp_pay", "hifmi_pay", "maf_pay")
+MED_TYPES = frozenset(str(t) for t in MedType)
 # How long a process trusts what it learnt of a key: a rotated or disabled key stops working
 # within this time in every serving process.
 KEY_CACHE_SECONDS = 1.0
@@ -162,7 +164,9 @@ class SettlementService:
         body = _object(body)
         digest = request_hash(body)
         started = time.perf_counter()
-        med_type = str(body.get("med_type", "unknown"))
+        # A label from the request only if it is a known type: labels must stay few.
+        med_type = body.get("med_type")
+        med_type = med_type if med_type in MED_TYPES else "unknown"
         try:
             answer = await self._settle_once(hospital, body, idempotency_key, digest)
         except IntegrityError:
