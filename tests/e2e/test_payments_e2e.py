@@ -1,0 +1,190 @@
+"""End to end, as the city's checker does it: ``enrollment serve`` running, an independent Kafka
+client publishes tax-bureau messages (good, duplicated, malformed, for unknown people); every good
+one becomes exactly one premium-paid event on enrollment.events, every other one is on the
+dead-letter topic and in the unmatched list with a reason."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from shared import tansu
+from shared.certno import check_character
+
+pytestmark = pytest.mark.e2e
+
+ENROLLMENT = Path(sys.executable).parent / "enrollment"
+
+
+def certno(n: int) -> str:
+    first17 = f"3715022011{1 + n % 9:02d}01{n % 1000:03d}"
+    return first17 + check_character(first17)
+
+
+@pytest.fixture
+def server(tmp_path, kafka_bootstrap):
+    port = tansu.free_port()
+    log = tmp_path / "serve.log"
+    env = {
+        **os.environ,
+        "ENROLLMENT_DATABASE_URL": f"sqlite:///{tmp_path / 'enrollment.db'}",
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "RELAY_POLL_INTERVAL": "0.02",
+    }
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [str(ENROLLMENT), "serve", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def read_all(bootstrap: str, topic: str, keep, expect: int, timeout: float) -> list[dict]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    found: list[dict] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while len(found) < expect and time.monotonic() < deadline:
+            await consumer.topics()
+            tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            if not tps:
+                await asyncio.sleep(0.5)
+                continue
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            found = []
+            while time.monotonic() < deadline:
+                batches = await consumer.getmany(timeout_ms=1000)
+                if not batches:
+                    break
+                for records in batches.values():
+                    for record in records:
+                        value = json.loads(record.value)
+                        if keep(value):
+                            found.append(value)
+            if len(found) < expect:
+                await asyncio.sleep(0.5)
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def test_good_payments_become_one_event_each_and_the_rest_dead_letters(
+    server, kafka_bootstrap
+):
+    run = uuid.uuid4().hex[:8]
+    async with httpx.AsyncClient(base_url=server, timeout=10) as http:
+        people = {}
+        for n in range(3):
+            answer = await http.post(
+                "/api/v1/persons",
+                json={
+                    "certno": certno(n),
+                    "name": f"学生{n}",
+                    "category": "student",
+                    "region": "371502",
+                    "organization": "一中",
+                    "insurance_year": 2025,
+                },
+            )
+            assert answer.status_code == 201, answer.text
+            people[certno(n)] = answer.json()["psn_no"]
+
+        def pay(serial: str, n: int, **extra) -> dict:
+            return {
+                "tax_serial": f"{run}-{serial}",
+                "certno": certno(n),
+                "insurance_year": 2025,
+                "amount": "360.00",
+                "payer": "individual",
+                "channel": "etax_app",
+                "paid_at": "2024-10-01T09:30:00+08:00",
+                **extra,
+            }
+
+        good = [pay("G0", 0), pay("G1", 1), pay("G2", 2, amount=360)]
+        bad = [
+            (b'{"tax_serial": "' + run.encode() + b'-M", oops', "MALFORMED_JSON"),
+            (json.dumps(pay("U1", 7)).encode(), "UNKNOWN_CERTNO"),
+            (
+                json.dumps({"tax_serial": f"{run}-F1", "certno": certno(0)}).encode(),
+                "MISSING_FIELD",
+            ),
+            (json.dumps(pay("N1", 1, amount="-1.00")).encode(), "NON_POSITIVE_AMOUNT"),
+        ]
+        values = [json.dumps(m).encode() for m in good]
+        values += [values[0], values[1]]  # the bureau sends two of them again
+        values += [raw for raw, _ in bad]
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)  # a plain client
+        await producer.start()
+        try:
+            for value in values:
+                await producer.send_and_wait("tax.premium-payments", value)
+        finally:
+            await producer.stop()
+
+        deadline = time.monotonic() + 60
+        while True:
+            unmatched = (await http.get("/api/v1/payments/unmatched")).json()
+            years = [
+                (await http.get(f"/api/v1/persons/{psn}")).json()["years"][0]
+                for psn in people.values()
+            ]
+            if len(unmatched) >= len(bad) and all(y["covered"] for y in years):
+                break
+            assert time.monotonic() < deadline, (unmatched, years)
+            await asyncio.sleep(0.3)
+        assert sorted(u["reason"] for u in unmatched) == sorted(r for _, r in bad)
+        assert all(y["premium_paid"] == "360.00" for y in years)  # duplicates changed nothing
+
+    ours = set(people.values())
+    events = await read_all(
+        kafka_bootstrap,
+        "enrollment.events",
+        lambda e: e["psn_no"] in ours and e["event_type"] == "premium-paid",
+        expect=len(good),
+        timeout=30,
+    )
+    assert sorted(e["payload"]["tax_serial"] for e in events) == sorted(
+        m["tax_serial"] for m in good
+    )
+    dead = await read_all(
+        kafka_bootstrap,
+        "tax.premium-payments.dlq",
+        lambda d: run in d["original"] or certno(7) in d["original"],
+        expect=len(bad),
+        timeout=30,
+    )
+    assert sorted(d["reason"] for d in dead) == sorted(r for _, r in bad)
