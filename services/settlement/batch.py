@@ -38,6 +38,7 @@ from services.settlement.engine import (
 from shared.events import Identity
 
 FLUSH_EVERY = 1024
+_FIRST_OF_YEAR = Accumulator.zero()
 
 
 class Batch:
@@ -55,7 +56,7 @@ class Batch:
             coverage = _person(request)
             claim = parse_claim(request)
             key = (claim.psn_no, claim.insurance_year)
-            before = self.accumulators.get(key) or Accumulator.zero()
+            before = self.accumulators.get(key, _FIRST_OF_YEAR)
             result = adjudicate(self.policy, claim, hospital, before, coverage)
         except Rejected as refusal:
             return {"rejected": refusal.to_wire()}
