@@ -278,3 +278,38 @@ def test_access_is_per_hospital(stack):
         assert disabled.get(f"/persons/{s.psn_no}/coverage").status_code == 401
     with stack.his("DEMO") as demo:
         assert demo.get(f"/persons/{s.psn_no}/coverage").status_code == 200
+
+
+def test_a_rotated_key_stops_working_and_the_new_one_works(stack):
+    old = stack.cli("hospitals", "add", "--code", "ROT", "--name", "Rotating", "--level", "2")
+    stack.keys["ROT"] = old.splitlines()[-1]
+    s = _paid_person(stack, 51)
+    with stack.his("ROT") as his:
+        assert his.get(f"/persons/{s.psn_no}/coverage").status_code == 200
+    stack.keys["ROT"] = stack.cli("hospitals", "rotate-key", "--code", "ROT").splitlines()[-1]
+    time.sleep(1.2)  # a serving process trusts what it learnt of a key for one second
+    with httpx.Client(base_url=f"{stack.url}/api/v1") as his:
+        r = his.get(
+            f"/persons/{s.psn_no}/coverage",
+            headers={"Authorization": f"Bearer {old.splitlines()[-1]}"},
+        )
+        assert r.status_code == 401
+    with stack.his("ROT") as his:
+        assert his.get(f"/persons/{s.psn_no}/coverage").status_code == 200
+
+
+def test_malformed_requests_are_refused_with_a_code(stack):
+    with stack.his() as his:
+        for content in (b"{not json", b"[1, 2]"):
+            r = his.post(
+                "/settlements",
+                content=content,
+                headers={"Idempotency-Key": "bad", "Content-Type": "application/json"},
+            )
+            assert (r.status_code, r.json()["code"]) == (422, "INVALID_REQUEST")
+        r = his.post("/settlements/preview", json={"psn_no": "P1"})
+        assert (r.status_code, r.json()["code"]) == (422, "INVALID_REQUEST")
+        r = his.get("/persons/P1/coverage", params={"date": "not-a-date"})
+        assert (r.status_code, r.json()["code"]) == (422, "INVALID_REQUEST")
+        r = his.get("/settlements/S-none")
+        assert (r.status_code, r.json()["code"]) == (404, "SETTLEMENT_NOT_FOUND")
