@@ -128,6 +128,9 @@ async def _apply(session: AsyncSession, batch: Sequence[Incoming]) -> Outcome:
             good.append((index, incoming, parse(incoming.raw)))
         except Rejected as exc:
             misses.append(_Miss(index, incoming, exc.reason.value, exc.message, exc.tax_serial))
+        except Exception as exc:  # a poison message must not stop the feed: list it
+            log.exception("unexpected error parsing a tax message")
+            misses.append(_Miss(index, incoming, *_processing_error(exc), None))
 
     serials = [p.tax_serial for _, _, p in good]
     originals_wanted = [p.original_tax_serial for _, _, p in good if p.original_tax_serial]
@@ -195,6 +198,10 @@ async def _apply(session: AsyncSession, batch: Sequence[Incoming]) -> Outcome:
         except domain.DomainError as exc:
             misses.append(_Miss(index, incoming, exc.code, exc.message, p.tax_serial))
             continue
+        except Exception as exc:  # the decision is pure: an error here is this message's
+            log.exception("unexpected error deciding tax message %s", p.tax_serial)
+            misses.append(_Miss(index, incoming, *_processing_error(exc), p.tax_serial))
+            continue
         version = state.version
         for payload in payloads:
             version += 1
@@ -241,6 +248,10 @@ async def _apply(session: AsyncSession, batch: Sequence[Incoming]) -> Outcome:
     outcome.resolved = len(resolved)
     await _record_misses(session, misses, outcome, now)
     return outcome
+
+
+def _processing_error(exc: Exception) -> tuple[str, str]:
+    return Reason.PROCESSING_ERROR.value, f"could not process: {type(exc).__name__}"
 
 
 def _unknown(p: TaxPayment) -> str:

@@ -32,12 +32,14 @@ from shared.money import parse_money, quantize
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
 MAX_SERIAL = 64
+MAX_AMOUNT = Decimal("1000000")
 
 
 class Reason(StrEnum):
     """Why a message went to the dead-letter topic (stable codes)."""
 
     MALFORMED_JSON = "MALFORMED_JSON"
+    PROCESSING_ERROR = "PROCESSING_ERROR"  # a bug met this message; listed, not retried forever
     NOT_AN_OBJECT = "NOT_AN_OBJECT"
     MISSING_FIELD = "MISSING_FIELD"
     WRONG_TYPE = "WRONG_TYPE"
@@ -91,6 +93,8 @@ def _serial(value: Any, field: str) -> str:
     value = value.strip()
     if not value or len(value) > MAX_SERIAL:
         raise Rejected(Reason.INVALID_FIELD, f"{field} must have 1–{MAX_SERIAL} characters")
+    if not value.isprintable():  # control characters (NUL above all) cannot be stored
+        raise Rejected(Reason.INVALID_FIELD, f"{field} has control characters")
     return value
 
 
@@ -105,7 +109,10 @@ def _instant(value: Any, field: str) -> datetime:
         raise Rejected(Reason.INVALID_FIELD, f"{field} must carry a time, not only a date")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=CHINA_STANDARD_TIME)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+08:00 has no UTC instant
+        raise Rejected(Reason.INVALID_FIELD, f"{field} is out of range") from None
 
 
 def _amount(value: Any) -> Decimal:
@@ -117,6 +124,8 @@ def _amount(value: Any) -> Decimal:
         raise Rejected(Reason.INVALID_FIELD, f"amount: {exc}") from None
     if amount <= 0:
         raise Rejected(Reason.NON_POSITIVE_AMOUNT, "amount must be positive")
+    if amount > MAX_AMOUNT:  # a premium is hundreds of yuan; this guards the column too
+        raise Rejected(Reason.INVALID_FIELD, f"amount is above {MAX_AMOUNT}")
     return quantize(amount)
 
 
@@ -134,7 +143,7 @@ def decode(raw: bytes) -> dict[str, Any]:
     """The JSON object of a message; numbers are read as Decimal so no amount passes a float."""
     try:
         data = json.loads(raw, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise Rejected(Reason.MALFORMED_JSON, "the message is not valid JSON") from None
     if not isinstance(data, dict):
         raise Rejected(Reason.NOT_AN_OBJECT, "the message is not a JSON object")

@@ -107,3 +107,19 @@ def test_a_rejected_message_keeps_its_serial_when_it_had_a_usable_one():
     with pytest.raises(Rejected) as err:
         parse(b"{")
     assert err.value.tax_serial is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"[" * 100_000, Reason.MALFORMED_JSON),
+        (_raw(paid_at="0001-01-01T00:00:00+08:00"), Reason.INVALID_FIELD),
+        (_raw(amount="1e999999"), Reason.INVALID_FIELD),
+        (_raw(amount="1000000.01"), Reason.INVALID_FIELD),
+        (_raw(tax_serial="T\u0000"), Reason.INVALID_FIELD),
+    ],
+)
+def test_pathological_messages_are_refused_not_raised(raw, reason):
+    with pytest.raises(Rejected) as err:
+        parse(raw)
+    assert err.value.reason is reason
