@@ -166,6 +166,8 @@ def validate_row(row: int, values: dict[str, str]) -> ListRow | list[RowError]:
         errors.append(RowError(row, "name", "name is empty"))
     elif len(name) > 50:
         errors.append(RowError(row, "name", "name is longer than 50 characters"))
+    elif not name.isprintable():
+        errors.append(RowError(row, "name", "name has control characters"))
     category: Category | None = None
     try:
         category = Category(values.get("category", "").strip().lower())
@@ -177,6 +179,8 @@ def validate_row(row: int, values: dict[str, str]) -> ListRow | list[RowError]:
         errors.append(RowError(row, "organization", "organization is empty"))
     elif len(organization) > 100:
         errors.append(RowError(row, "organization", "organization is longer than 100 characters"))
+    elif not organization.isprintable():
+        errors.append(RowError(row, "organization", "organization has control characters"))
     region = values.get("region", "").strip()
     if not _REGION.match(region):
         errors.append(RowError(row, "region", "region must be a 6-digit division code"))

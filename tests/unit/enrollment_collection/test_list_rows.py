@@ -132,3 +132,11 @@ def test_an_xlsx_list_is_read_from_its_first_sheet():
 def test_a_broken_xlsx_is_refused_whole():
     with pytest.raises(ListFormatError):
         parse_list(b"PK\x03\x04 not really a zip", filename="x.xlsx")
+
+
+def test_control_characters_are_refused():
+    parsed = parse_list(_csv(f"{GOOD_A},张\x00三,student,一\x07中,110105,").encode())
+    assert {(e.field, e.reason) for e in parsed.errors} == {
+        ("name", "name has control characters"),
+        ("organization", "organization has control characters"),
+    }
