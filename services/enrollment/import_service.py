@@ -22,8 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from services.enrollment import domain
+from services.enrollment import domain, metrics
 from services.enrollment.bulk_store import append_many, load_streams, psn_nos_by_certno
+from services.enrollment.collection_metrics import LIST_ROWS
 from services.enrollment.imports import ListRow, ParsedList, RowError
 from services.enrollment.models import registrations
 from services.enrollment.service import new_psn_no, rules_from_directory
@@ -95,9 +96,13 @@ async def import_rows(
         report.registered += registered
         report.already_registered += existing
         report.errors.extend(errors)
+        metrics.EVENTS_APPENDED.inc(registered)
         if progress:
             progress(len(chunk))
     report.errors.sort(key=lambda e: e.row)
+    LIST_ROWS.labels("registered").inc(report.registered)
+    LIST_ROWS.labels("already_registered").inc(report.already_registered)
+    LIST_ROWS.labels("rejected").inc(len({e.row for e in report.errors}))
     return report
 
 

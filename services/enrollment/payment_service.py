@@ -21,7 +21,6 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -29,13 +28,14 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.enrollment import domain, subsidies
+from services.enrollment import domain, metrics, subsidies
 from services.enrollment.bulk_store import (
     add_messages,
     append_many,
     load_streams,
     psn_nos_by_certno,
 )
+from services.enrollment.collection_metrics import TAX_MESSAGES
 from services.enrollment.collection_models import payments, unmatched_payments
 from services.enrollment.collection_models import subsidies as subsidies_table
 from services.enrollment.payments import MessageKind, Reason, Rejected, TaxPayment, parse, raw_key
@@ -91,9 +91,17 @@ class _Miss:
 
 
 async def apply_messages(
-    sessionmaker: async_sessionmaker[Any], batch: Sequence[Incoming], *, today: date | None = None
+    sessionmaker: async_sessionmaker[Any], batch: Sequence[Incoming]
 ) -> Outcome:
     """Apply a batch in one transaction (committed on return); see the module docstring."""
+    outcome = await _apply_batch(sessionmaker, batch)
+    TAX_MESSAGES.labels("applied").inc(outcome.applied)
+    TAX_MESSAGES.labels("duplicate").inc(outcome.duplicates)
+    TAX_MESSAGES.labels("unmatched").inc(outcome.unmatched)
+    return outcome
+
+
+async def _apply_batch(sessionmaker: async_sessionmaker[Any], batch: Sequence[Incoming]) -> Outcome:
     try:
         return await _apply_in_transaction(sessionmaker, batch)
     except IntegrityError:
@@ -116,10 +124,12 @@ async def _apply_in_transaction(
     sessionmaker: async_sessionmaker[Any], batch: Sequence[Incoming]
 ) -> Outcome:
     async with sessionmaker() as session, session.begin():
-        return await _apply(session, batch)
+        outcome, appended = await _apply(session, batch)
+    metrics.EVENTS_APPENDED.inc(appended)
+    return outcome
 
 
-async def _apply(session: AsyncSession, batch: Sequence[Incoming]) -> Outcome:
+async def _apply(session: AsyncSession, batch: Sequence[Incoming]) -> tuple[Outcome, int]:
     outcome = Outcome()
     misses: list[_Miss] = []
     good: list[tuple[int, Incoming, TaxPayment]] = []
@@ -247,7 +257,7 @@ async def _apply(session: AsyncSession, batch: Sequence[Incoming]) -> Outcome:
         )
     outcome.resolved = len(resolved)
     await _record_misses(session, misses, outcome, now)
-    return outcome
+    return outcome, len(new_events)
 
 
 def _processing_error(exc: Exception) -> tuple[str, str]:
