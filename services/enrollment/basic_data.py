@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -97,3 +97,27 @@ def render_json(rows: Iterable[BasicDataRow]) -> list[dict[str, Any]]:
 def message(row: BasicDataRow) -> bytes:
     """The value published on ``enrollment.basic-data`` (key ``psn_no``)."""
     return json.dumps(row.as_dict(), ensure_ascii=False).encode()
+
+
+async def csv_chunks(pages: AsyncIterator[list[BasicDataRow]]) -> AsyncIterator[bytes]:
+    """The CSV of many pages of rows as one stream: BOM and header once, then every row."""
+    started = False
+    async for page in pages:
+        text = render_csv(page)
+        if started:  # each page renders BOM + header: keep them for the first only
+            text = text.split("\r\n", 1)[1]
+        started = True
+        yield text.encode("utf-8")
+    if not started:
+        yield render_csv([]).encode("utf-8")
+
+
+async def json_chunks(pages: AsyncIterator[list[BasicDataRow]]) -> AsyncIterator[bytes]:
+    """A JSON array of many pages of rows, as one stream."""
+    yield b"["
+    first = True
+    async for page in pages:
+        for row in page:
+            yield (b"" if first else b",") + json.dumps(row.as_dict(), ensure_ascii=False).encode()
+            first = False
+    yield b"]"

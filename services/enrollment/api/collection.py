@@ -6,14 +6,14 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from services.enrollment import basic_data_service
 from services.enrollment.api.deps import SessionmakerDep, SettingsDep
 from services.enrollment.api.errors import error
-from services.enrollment.basic_data import render_csv, render_json, render_table
+from services.enrollment.basic_data import csv_chunks, json_chunks, render_table
 from services.enrollment.collection_models import unmatched_payments
 from services.enrollment.import_service import import_rows
 from services.enrollment.imports import ListFormatError, parse_list
@@ -109,11 +109,12 @@ async def basic_data(
     sessionmaker: SessionmakerDep,
     format: Annotated[Format, Query(description="csv or json")] = Format.CSV,
 ) -> Response:
-    rows = await basic_data_service.all_rows(sessionmaker, year)
+    # Streamed a page of people at a time: a city's year does not sit in memory at once.
+    pages = basic_data_service.pages(sessionmaker, year)
     if format is Format.JSON:
-        return JSONResponse(render_json(rows))
-    return Response(
-        render_csv(rows).encode("utf-8"),
+        return StreamingResponse(json_chunks(pages), media_type="application/json")
+    return StreamingResponse(
+        csv_chunks(pages),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="basic-data-{year}.csv"'},
     )
