@@ -116,7 +116,7 @@ def _csv_records(data: bytes) -> Iterator[list[str]]:
 
 
 def _xlsx_records(data: bytes) -> Iterator[list[str]]:
-    from openpyxl import load_workbook
+    from openpyxl import load_workbook  # type: ignore[import-untyped]
 
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)

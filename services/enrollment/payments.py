@@ -90,12 +90,12 @@ def raw_key(raw: bytes) -> str:
 def _serial(value: Any, field: str) -> str:
     if not isinstance(value, str):
         raise Rejected(Reason.WRONG_TYPE, f"{field} must be a string")
-    value = value.strip()
-    if not value or len(value) > MAX_SERIAL:
+    serial: str = value.strip()
+    if not serial or len(serial) > MAX_SERIAL:
         raise Rejected(Reason.INVALID_FIELD, f"{field} must have 1–{MAX_SERIAL} characters")
-    if not value.isprintable():  # control characters (NUL above all) cannot be stored
+    if not serial.isprintable():  # control characters (NUL above all) cannot be stored
         raise Rejected(Reason.INVALID_FIELD, f"{field} has control characters")
-    return value
+    return serial
 
 
 def _instant(value: Any, field: str) -> datetime:
