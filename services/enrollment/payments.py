@@ -13,7 +13,8 @@ defaults to ``"payment"``. A negative amount never means a refund: it is refused
 
 ``amount`` is a JSON string or number with at most two decimals (numbers are read exactly, never
 through float). ``insurance_year`` is a JSON integer. A ``paid_at`` without a UTC offset is read as
-China Standard Time (UTC+8), the tax bureau's clock. Unknown extra fields are ignored.
+China Standard Time (UTC+8), the tax bureau's clock (a date alone is midnight of that day). Unknown
+extra fields are ignored.
 """
 
 from __future__ import annotations
@@ -105,8 +106,6 @@ def _instant(value: Any, field: str) -> datetime:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         raise Rejected(Reason.INVALID_FIELD, f"{field} is not an ISO 8601 date-time") from None
-    if len(value.strip()) <= 10:
-        raise Rejected(Reason.INVALID_FIELD, f"{field} must carry a time, not only a date")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=CHINA_STANDARD_TIME)
     try:
