@@ -16,7 +16,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select
+import asyncpg
+from sqlalchemy import Table, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.enrollment.models import certno_index, events, outbox, registrations
@@ -61,6 +63,33 @@ def _event(row: Any) -> Event:
     )
 
 
+async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many rows in the caller's transaction.
+
+    On PostgreSQL, inside an open transaction, the rows go through ``COPY`` (several times
+    cheaper than a multi-row INSERT for the server and for Python); a unique or check
+    violation still aborts the transaction and surfaces as ``IntegrityError``. Elsewhere (SQLite,
+    or no transaction started yet) it is SQLAlchemy's ``executemany``.
+    """
+    if not rows:
+        return
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        raw = (await connection.get_raw_connection()).driver_connection
+        if raw is not None and raw.is_in_transaction():
+            columns = list(rows[0])
+            try:
+                await raw.copy_records_to_table(
+                    table.name,
+                    records=[tuple(row[c] for c in columns) for row in rows],
+                    columns=columns,
+                )
+            except asyncpg.IntegrityConstraintViolationError as exc:
+                raise IntegrityError(f"COPY {table.name}", None, exc) from exc
+            return
+    await session.execute(insert(table), list(rows))
+
+
 async def load_streams(session: AsyncSession, psn_nos: Iterable[str]) -> dict[str, list[Event]]:
     """The streams of many people, each oldest first (people without events are absent)."""
     wanted = sorted(set(psn_nos))
@@ -97,10 +126,11 @@ async def append_many(session: AsyncSession, new: Sequence[Event]) -> list[int]:
     """
     if not new:
         return []
-    # A plain executemany, then one SELECT for the positions: RETURNING in parameter order
-    # would make SQLAlchemy insert row by row on SQLite.
-    await session.execute(
-        insert(events),
+    # Insert, then one SELECT for the positions: RETURNING in parameter order would make
+    # SQLAlchemy insert row by row on SQLite, and COPY returns nothing.
+    await insert_rows(
+        session,
+        events,
         [
             {
                 "event_id": str(e.event_id),
@@ -138,13 +168,12 @@ async def append_many(session: AsyncSession, new: Sequence[Event]) -> list[int]:
                     "event_id": str(e.event_id),
                 }
             )
-    if firsts:
-        await session.execute(insert(certno_index), firsts)
-    if years:
-        await session.execute(insert(registrations), years)
+    await insert_rows(session, certno_index, firsts)
+    await insert_rows(session, registrations, years)
     now = utcnow()
-    await session.execute(
-        insert(outbox),
+    await insert_rows(
+        session,
+        outbox,
         [
             {
                 "topic": TOPIC_ENROLLMENT_EVENTS,
@@ -166,8 +195,9 @@ async def add_messages(
     if not messages:
         return
     now = utcnow()
-    await session.execute(
-        insert(outbox),
+    await insert_rows(
+        session,
+        outbox,
         [
             {"topic": topic, "key": key, "value": value, "event_position": None, "created_at": now}
             for topic, key, value in messages

@@ -32,6 +32,7 @@ from services.enrollment import domain, metrics, subsidies
 from services.enrollment.bulk_store import (
     add_messages,
     append_many,
+    insert_rows,
     load_streams,
     psn_nos_by_certno,
 )
@@ -200,6 +201,13 @@ async def _apply(session: AsyncSession, batch: Sequence[Incoming]) -> tuple[Outc
                 _Miss(index, incoming, Reason.UNKNOWN_CERTNO.value, _unknown(p), p.tax_serial)
             )
             continue
+        if p.tax_serial in state.tax_serials:
+            # A concurrent writer committed this serial after this transaction read
+            # ``payments`` (READ COMMITTED): the stream shows it, so it is a duplicate.
+            outcome.duplicates += 1
+            if incoming.unmatched_id is not None:
+                resolved.append((incoming.unmatched_id, "duplicate"))
+            continue
         try:
             payloads = _decide(state, p, originals, refunded, psn_no)
         except Rejected as exc:
@@ -245,10 +253,10 @@ async def _apply(session: AsyncSession, batch: Sequence[Incoming]) -> tuple[Outc
             resolved.append((incoming.unmatched_id, "applied"))
 
     if payment_rows:
-        await session.execute(insert(payments), payment_rows)
+        await insert_rows(session, payments, payment_rows)
     await append_many(session, new_events)
     if subsidy_rows:
-        await session.execute(insert(subsidies_table), subsidy_rows)
+        await insert_rows(session, subsidies_table, subsidy_rows)
     for unmatched_id, resolution in resolved:
         await session.execute(
             update(unmatched_payments)
@@ -291,8 +299,7 @@ def _decide(
         tax_serial=p.tax_serial,
         paid_at=p.paid_at,
     )
-    if not payloads:  # the stream already has this serial: the payments row must be missing
-        raise Rejected(Reason.INVALID_FIELD, "tax_serial is already in the person's stream")
+    assert payloads, "record_payment refused a serial the caller checked was new"
     decision = subsidies.on_payment(
         subsidies.rule_for_person(state, p.insurance_year), p.payer, p.amount
     )

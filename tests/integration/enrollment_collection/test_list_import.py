@@ -115,3 +115,14 @@ async def test_an_xlsx_list_imports_like_a_csv(sessionmaker):
     book.save(out)
     report = await _import(sessionmaker, out.getvalue(), filename="list.xlsx")
     assert (report.registered, report.errors) == (4, [])
+
+
+async def test_two_imports_of_one_list_at_once_register_everyone_once(sessionmaker):
+    import asyncio
+
+    data = _list(30).encode()
+    first, second = await asyncio.gather(_import(sessionmaker, data), _import(sessionmaker, data))
+    assert first.registered + second.registered == 30
+    assert first.already_registered + second.already_registered == 30
+    assert await _count(sessionmaker, registrations) == 30
+    assert await _count(sessionmaker, events) == 30

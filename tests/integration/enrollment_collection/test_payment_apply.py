@@ -200,3 +200,16 @@ async def test_subsidies_follow_the_identity_and_date(sessionmaker):
     low_income = (await state_of(sessionmaker, 1)).years[2024]
     assert (low_income.premium_paid, low_income.subsidised) == (Decimal(360), Decimal(216))
     assert low_income.covered
+
+
+async def test_the_same_batch_applied_twice_at_once_pays_once(sessionmaker):
+    import asyncio
+
+    await register(sessionmaker, *range(10, 30))
+    batch = [msg(f"C{n}", n) for n in range(10, 30)]
+    one, two = await asyncio.gather(
+        apply_messages(sessionmaker, batch), apply_messages(sessionmaker, batch)
+    )
+    assert one.applied + two.applied == 20, (one, two)
+    assert one.duplicates + two.duplicates == 20
+    assert (await event_types(sessionmaker)).count("premium-paid") == 20
