@@ -33,6 +33,7 @@ from shared.kafka import ensure_topics, make_consumer
 log = logging.getLogger(__name__)
 
 GROUP_ID = "enrollment"
+REFUND_RETRY_SECONDS = 2.0
 
 
 class PaymentConsumer:
@@ -55,6 +56,7 @@ class PaymentConsumer:
         self.batch_size = batch_size
         self.retry_backoff = retry_backoff
         self.totals = Outcome()
+        self._refunds_retried_at = float("-inf")
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -103,7 +105,10 @@ class PaymentConsumer:
                     {tp: part[-1].offset + 1 for tp, part in batches.items() if part}
                 )
                 self.totals.add(outcome)
-                if outcome.applied:
+                # At most every few seconds: waiting refunds are rare, the query is not free.
+                clock = asyncio.get_running_loop().time()
+                if outcome.applied and clock - self._refunds_retried_at > REFUND_RETRY_SECONDS:
+                    self._refunds_retried_at = clock
                     await retry_waiting_refunds(self.sessionmaker)
                 if outcome.unmatched:
                     log.warning("unmatched tax messages: %s", outcome.reasons)
