@@ -213,3 +213,19 @@ async def test_the_same_batch_applied_twice_at_once_pays_once(sessionmaker):
     assert one.applied + two.applied == 20, (one, two)
     assert one.duplicates + two.duplicates == 20
     assert (await event_types(sessionmaker)).count("premium-paid") == 20
+
+
+async def test_a_refund_that_overtook_its_payment_is_applied_once_the_payment_is(sessionmaker):
+    from services.enrollment.payment_service import retry_waiting_refunds
+
+    await register(sessionmaker, 1)
+    refund = msg("RR1", 1, amount="60.00", kind="refund", original_tax_serial="PP1")
+    assert (await apply_messages(sessionmaker, [refund])).reasons == {"UNKNOWN_ORIGINAL_PAYMENT": 1}
+    assert (await retry_waiting_refunds(sessionmaker)).applied == 0
+    await apply_messages(sessionmaker, [msg("PP1", 1)])
+    assert (await retry_waiting_refunds(sessionmaker)).applied == 1
+    assert (await retry_waiting_refunds(sessionmaker)).applied == 0
+    state = await state_of(sessionmaker, 1)
+    assert state.years[2024].premium_paid == Decimal("300.00")
+    [(serial, _, resolved_at)] = await unmatched(sessionmaker)
+    assert serial == "RR1" and resolved_at is not None
