@@ -120,6 +120,22 @@ async def basic_data(
     )
 
 
+class PublishedPublic(BaseModel):
+    insurance_year: int = Field(description="The year published.")
+    queued: int = Field(description="Messages queued for enrollment.basic-data (one a person).")
+
+
+@router.post(
+    "/basic-data/publish",
+    response_model=PublishedPublic,
+    summary="Queue the basic data of a year for the tax bureau on enrollment.basic-data",
+    description="One JSON message per person, key psn_no, through the outbox (at least once).",
+)
+async def publish_basic_data(year: Year, sessionmaker: SessionmakerDep) -> Any:
+    queued = await basic_data_service.publish(sessionmaker, year)
+    return {"insurance_year": year, "queued": queued}
+
+
 @router.get(
     "/payments/unmatched",
     response_model=list[UnmatchedPublic],

@@ -108,3 +108,32 @@ async def test_a_file_that_is_no_list_is_refused_with_a_code(client):
     assert (await client.get("/api/v1/payments/unmatched")).json() == []
     subsidies = await client.get("/api/v1/subsidies", params={"year": 2025, "format": "csv"})
     assert subsidies.content.startswith(b"\xef\xbb\xbfpsn_no,certno")
+
+
+async def test_publishing_the_basic_data_queues_one_message_a_person(client, db_url):
+    import json
+
+    from sqlalchemy import select
+
+    from services.enrollment.models import outbox
+    from shared.db import make_engine
+
+    files = {"file": ("school-list.csv", SAMPLE.read_bytes(), "text/csv")}
+    await client.post("/api/v1/persons/batch", params={"year": 2026}, files=files)
+    answer = await client.post("/api/v1/basic-data/publish", params={"year": 2026})
+    assert answer.json() == {"insurance_year": 2026, "queued": 6}
+    engine = make_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(outbox.c.key, outbox.c.value).where(
+                        outbox.c.topic == "enrollment.basic-data"
+                    )
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    assert len(rows) == 6
+    assert all(json.loads(value)["psn_no"] == key for key, value in rows)
+    assert {json.loads(value)["premium_due"] for _, value in rows} == {"0.00", "360.00"}
