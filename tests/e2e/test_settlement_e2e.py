@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -313,3 +314,43 @@ def test_malformed_requests_are_refused_with_a_code(stack):
         assert (r.status_code, r.json()["code"]) == (422, "INVALID_REQUEST")
         r = his.get("/settlements/S-none")
         assert (r.status_code, r.json()["code"]) == (404, "SETTLEMENT_NOT_FOUND")
+
+
+def test_a_race_over_http_on_the_default_sqlite_database(stack):
+    s = _paid_person(stack, 61)
+
+    async def race() -> list[httpx.Response]:
+        clients = [
+            httpx.AsyncClient(
+                base_url=f"{stack.url}/api/v1",
+                headers={"Authorization": f"Bearer {stack.keys[code]}"},
+                timeout=60,
+            )
+            for code in ("H3", "H2")
+        ]
+        try:
+            body = dict(total="40000.00", wholly="0", class_b="0")
+            return await asyncio.gather(
+                *(
+                    clients[i % 2].post(
+                        "/settlements",
+                        json=claim(s.psn_no, **body),
+                        headers={"Idempotency-Key": f"race-{i}"},
+                    )
+                    for i in range(30)
+                )
+            )
+        finally:
+            for client in clients:
+                await client.aclose()
+
+    answers = asyncio.run(race())
+    assert [a.status_code for a in answers] == [201] * 30
+    with stack.his() as his:
+        cover = his.get(f"/persons/{s.psn_no}/coverage", params={"date": "2024-03-01"}).json()
+    assert cover["accumulators"]["inpatient_stays"] == 30
+    assert cover["accumulators"]["basic_paid"] == "120000.00"
+    assert cover["caps_remaining"]["basic"] == "0.00"
+    total = sum(Decimal(a.json()["hifp_pay"]) for a in answers)
+    assert total == Decimal("120000.00")
+    assert stack.cli("verify").strip().endswith("every accumulator matches the ledger")
