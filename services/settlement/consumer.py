@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.settlement import coverage_store, metrics
@@ -134,15 +135,28 @@ async def run_forever(
 
 async def _with_retries(sink: EventSink, msg: ConsumerRecord, attempts: int = 5) -> str:
     # A transient database error (a lock timeout, a unique race during a rebalance) is retried;
-    # the tracking record makes a retry harmless. A lasting one stops the consumer uncommitted.
+    # the tracking record makes a retry harmless. An event the database refuses every time (a
+    # value too long for its column) is poison: dead-lettered, or it would block its partition.
+    # Anything else that lasts (the database is down) stops the consumer with nothing committed.
     for attempt in range(1, attempts + 1):
         try:
             return await sink.handle(msg)
+        except DBAPIError as exc:
+            transient = exc.connection_invalidated or isinstance(
+                exc, OperationalError | InterfaceError
+            )
+            if attempt == attempts and transient:
+                raise
+            if attempt == attempts:
+                # exc.orig: the driver's message, without SQLAlchemy's dump of the parameters
+                await sink.dead_letter(msg, f"the database refuses this event: {exc.orig}")
+                return "dead_lettered"
+            log.warning("retrying %s@%d: %s", msg.topic, msg.offset, exc.orig)
         except Exception:
             if attempt == attempts:
                 raise
             log.warning("retrying %s@%d", msg.topic, msg.offset, exc_info=True)
-            await asyncio.sleep(0.2 * attempt)
+        await asyncio.sleep(0.2 * attempt)
     raise AssertionError("unreachable")
 
 

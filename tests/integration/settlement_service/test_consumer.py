@@ -139,3 +139,38 @@ def test_rebuild_from_a_replay_file_matches(tmp_path, sqlite_url):
     assert counts == {"applied": 2, "duplicate": 1, "parked": 1, "dead_lettered": 0}
     version, state = snap[s.psn_no]
     assert version == 3 and json.loads(state)["death"]["settlement_deadline"] == "2024-06-01"
+
+
+async def test_an_event_the_database_refuses_is_dead_lettered(kafka_bootstrap, pg_url):
+    topic = f"enrollment.events.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka_bootstrap, [topic, dlq(topic)], partitions=1)
+    await migrations.upgrade_async(pg_url)
+    engine = make_engine(pg_url)
+    producer = make_producer(kafka_bootstrap)
+    await producer.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        consumer.run(engine, kafka_bootstrap, topic=topic, group=f"g-{topic}", stop=stop)
+    )
+    try:
+        bad, good = Stream(), Stream()
+        too_long = bad.registered().model_copy(
+            update={"payload": bad.registered().payload.model_copy(update={"certno": "9" * 40})}
+        )
+        for event in (too_long, good.registered()):
+            await producer.send_and_wait(topic, value=event.to_json(), key=event.psn_no.encode())
+
+        async def good_applied() -> bool:
+            async with engine.connect() as conn:
+                return await coverage_store.load(conn, good.psn_no) is not None
+
+        await _until(good_applied, timeout=60)
+        async with engine.connect() as conn:
+            errors = (await conn.execute(select(dead_letters.c.error))).scalars().all()
+            assert await coverage_store.load(conn, bad.psn_no) is None
+        assert len(errors) == 1 and "refuses" in errors[0]
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        await producer.stop()
+        await engine.dispose()
