@@ -23,6 +23,7 @@ from services.settlement import coverage_store, hospitals, ledger, metrics, proj
 from services.settlement.engine import (
     Accumulator,
     Adjudication,
+    Claim,
     HospitalProfile,
     MedType,
     Policy,
@@ -39,6 +40,7 @@ MED_TYPES = frozenset(str(t) for t in MedType)
 # How long a process trusts what it learnt of a key: a rotated or disabled key stops working
 # within this time in every serving process.
 KEY_CACHE_SECONDS = 1.0
+MAX_KEY_LENGTH = 255  # the ledger's idempotency_key column
 
 
 def utc_today() -> date:
@@ -161,6 +163,10 @@ class SettlementService:
             raise InvalidRequest(
                 "IDEMPOTENCY_KEY_REQUIRED", "send an Idempotency-Key header with every settlement"
             )
+        if len(idempotency_key) > MAX_KEY_LENGTH:
+            raise InvalidRequest(
+                "INVALID_REQUEST", f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters"
+            )
         body = _object(body)
         digest = request_hash(body)
         started = time.perf_counter()
@@ -182,7 +188,7 @@ class SettlementService:
     async def _settle_once(
         self, hospital: Hospital, body: dict[str, Any], key: str, digest: str
     ) -> Answer:
-        claim = parse_claim(body)
+        claim = _fits(parse_claim(body))
         year = claim.insurance_year
         try:
             async with self.engine.begin() as conn:
@@ -317,6 +323,14 @@ class SettlementService:
         if entry is None or entry.hospital_id != hospital.id:
             raise NotFound("SETTLEMENT_NOT_FOUND", f"no settlement {setl_id} of this hospital")
         return entry
+
+
+def _fits(claim: Claim) -> Claim:
+    """Identifiers longer than the ledger's columns are refused here, not by the database."""
+    for field, limit in (("psn_no", 64), ("mdtrt_id", 128)):
+        if len(getattr(claim, field)) > limit:
+            raise InvalidRequest("INVALID_REQUEST", f"{field} is longer than {limit} characters")
+    return claim
 
 
 def _object(body: Any) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -14,6 +16,8 @@ from services.settlement.errors import (
     ServiceError,
     Unauthenticated,
 )
+
+log = logging.getLogger(__name__)
 
 STATUS: dict[type[ServiceError], int] = {
     Unauthenticated: 401,
@@ -36,6 +40,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service(_: Request, exc: ServiceError) -> JSONResponse:
         return refusal(STATUS.get(type(exc), 422), exc.code, exc.message)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return refusal(500, "INTERNAL_ERROR", "the settlement service failed; retry later")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -194,3 +194,14 @@ async def test_verify_finds_a_tampered_accumulator(world):
     differences = await _verify(world)
     assert [(d.psn_no, d.year) for d in differences] == [(psn, 2024)]
     assert differences[0].from_ledger.basic_paid == Decimal("10560.00")
+
+
+async def test_identifiers_longer_than_the_ledger_holds_are_refused(world):
+    psn = await world.paid_person()
+    for body, key in [(claim(psn, mdtrt_id="V" * 129), "k"), (claim(psn), "k" * 256)]:
+        with pytest.raises(InvalidRequest) as refused:
+            await world.service.settle(world.level3, body, key)
+        assert refused.value.code == "INVALID_REQUEST"
+    assert (
+        await world.service.settle(world.level3, claim(psn, mdtrt_id="V" * 128), "k")
+    ).status == 201
