@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -353,4 +354,30 @@ def test_a_race_over_http_on_the_default_sqlite_database(stack):
     assert cover["caps_remaining"]["basic"] == "0.00"
     total = sum(Decimal(a.json()["hifp_pay"]) for a in answers)
     assert total == Decimal("120000.00")
+    assert stack.cli("verify").strip().endswith("every accumulator matches the ledger")
+
+
+def test_rebuild_and_verify_from_the_command_line(stack):
+    s = _paid_person(stack, 71)
+    with stack.his() as his:
+        settled = his.post(
+            "/settlements", json=claim(s.psn_no), headers={"Idempotency-Key": "cli-1"}
+        )
+        assert settled.status_code == 201
+        before = his.get(f"/persons/{s.psn_no}/coverage", params={"date": "2024-03-01"}).json()
+    counts = stack.cli("rebuild").split()
+    assert any(c.startswith("applied=") and int(c.split("=")[1]) > 0 for c in counts)
+    with stack.his() as his:
+        after = his.get(f"/persons/{s.psn_no}/coverage", params={"date": "2024-03-01"}).json()
+    assert after == before
+
+    db = stack.env["SETTLEMENT_DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(db, timeout=30) as conn:
+        conn.execute("UPDATE accumulators SET inpatient_stays = 7 WHERE psn_no = ?", (s.psn_no,))
+    tampered = subprocess.run(
+        [*CLI, "verify"], env=stack.env, capture_output=True, text=True, check=False
+    )
+    assert tampered.returncode == 1 and s.psn_no in tampered.stdout
+    with sqlite3.connect(db, timeout=30) as conn:
+        conn.execute("UPDATE accumulators SET inpatient_stays = 1 WHERE psn_no = ?", (s.psn_no,))
     assert stack.cli("verify").strip().endswith("every accumulator matches the ledger")
