@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Request, Response
 
-from services.settlement.api.deps import CurrentHospital, JsonBody, Service
+from services.settlement.api.deps import (
+    CurrentHospital,
+    JsonBody,
+    Service,
+    current_hospital,
+    get_service,
+    json_body,
+)
 from services.settlement.service import Answer
 
 coverage = APIRouter(tags=["coverage"])
@@ -43,15 +50,24 @@ async def preview(body: JsonBody, service: Service, hospital: CurrentHospital) -
     return _response(await service.preview(hospital, body))
 
 
-@settlements.post("", status_code=201)
-async def settle(
-    body: JsonBody,
-    service: Service,
-    hospital: CurrentHospital,
-    idempotency_key: Annotated[str | None, Header()] = None,
-) -> Response:
-    """Settle and post to the accumulator; retries with the same key replay the answer (2304)."""
-    return _response(await service.settle(hospital, body, idempotency_key))
+@settlements.post(
+    "",
+    status_code=201,
+    openapi_extra={
+        "parameters": [{"in": "header", "name": "Idempotency-Key", "required": True}],
+        "requestBody": {"content": {JSON: {"schema": {"type": "object"}}}, "required": True},
+    },
+)
+async def settle(request: Request) -> Response:
+    """Settle and post to the accumulator; retries with the same key replay the answer (2304).
+
+    The hot path: it reads the request itself rather than through dependencies, whose solving
+    cost a tenth of a settlement's server time.
+    """
+    service = await get_service(request)
+    hospital = await current_hospital(service, request.headers.get("authorization"))
+    body = await json_body(request)
+    return _response(await service.settle(hospital, body, request.headers.get("idempotency-key")))
 
 
 @settlements.post("/{setl_id}/reverse")
