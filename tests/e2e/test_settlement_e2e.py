@@ -66,7 +66,7 @@ class Stack:
 
         asyncio.run(send())
 
-    def wait_coverage(self, psn_no: str, code: str | None = None, timeout: float = 30) -> dict:
+    def wait_coverage(self, psn_no: str, code: str | None = None, timeout: float = 60) -> dict:
         """Poll the coverage of 2024-03-01 until it is eligible (``code`` None) or refused so."""
         deadline = time.monotonic() + timeout
         with self.his() as his:

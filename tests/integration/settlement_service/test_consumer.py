@@ -22,7 +22,7 @@ from shared.kafka import ensure_topics, make_producer
 pytestmark = pytest.mark.integration
 
 
-async def _until(predicate, timeout: float = 30.0) -> None:
+async def _until(predicate, timeout: float = 60.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not await predicate():
         if asyncio.get_running_loop().time() > deadline:
