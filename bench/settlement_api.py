@@ -1,15 +1,20 @@
 """Settlements per second and latency over HTTP on PostgreSQL, beside pgbench's TPC-B rate.
 
 A fresh database gets two hospitals and PERSONS paid-up persons written straight into the
-coverage projection; `settlement serve` runs on a free port; 8 and then 32 concurrent async HIS
-clients post settlements (each a new visit, random person) for SECONDS seconds. pgbench's
+coverage projection; `settlement serve` runs on a free port; 8 and then 32 concurrent HIS
+clients post settlements (each a new visit, random person) for SECONDS seconds. The clients are
+one load-generator process of raw HTTP/1.1 keep-alive connections (one per client), so that the
+load generator's own CPU stays small beside the server's. For scale, the same clients first
+measure an empty FastAPI POST on the same uvicorn setup (the HTTP stack's ceiling). pgbench's
 built-in TPC-B-like script then runs on the same server in a scratch database, and the ratio of
-the two rates is printed. Environment: BENCH_SECONDS, BENCH_PERSONS, BENCH_WORKERS (e.g. "1,2").
+the rates is printed. Environment: BENCH_SECONDS, BENCH_PERSONS, BENCH_WORKERS (e.g. "1,2").
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import multiprocessing
 import os
 import random
@@ -20,9 +25,11 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import psycopg
+from fastapi import FastAPI, Request, Response
 
 from services.settlement import hospitals, migrations, projection
 from services.settlement.sample import Stream, claim
@@ -76,90 +83,124 @@ def _seed(url: str) -> tuple[list[str], list[str]]:
     return keys, persons
 
 
-async def _clients(
-    url: str, keys: list[str], persons: list[str], n: int, seconds: float = SECONDS
+PATH = "/api/v1/settlements"
+
+
+async def _raw_clients(
+    port: int, keys: list[str], persons: list[str], n: int, seconds: float
 ) -> tuple[int, list[float]]:
+    """n HIS clients, each one keep-alive HTTP/1.1 connection written and read by hand.
+
+    httpx costs more CPU per request than the server's whole settlement; on a 2-core machine
+    that CPU is taken from the server. Here a request is a few bytes formatted and written, an
+    answer its headers and Content-Length body read back.
+    """
     latencies: list[float] = []
     errors = 0
     stop_at = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    clock = time.perf_counter
 
-    async def one(client: httpx.AsyncClient, key: str) -> None:
+    async def one(i: int) -> None:
         nonlocal errors
-        headers = {"Authorization": f"Bearer {key}"}
-        while time.perf_counter() < stop_at:
-            body = claim(random.choice(persons), total="3000.00", wholly="100.00", class_b="0")
-            started = time.perf_counter()
-            r = await client.post(
-                "/api/v1/settlements",
-                json=body,
-                headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
-            )
-            latencies.append(time.perf_counter() - started)
-            if r.status_code != 201:
-                errors += 1
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        head = (
+            f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {keys[i % len(keys)]}\r\n"
+            "Content-Type: application/json\r\n"
+        )
+        try:
+            while clock() < stop_at:
+                body = json.dumps(
+                    claim(random.choice(persons), total="3000.00", wholly="100.00", class_b="0")
+                ).encode()
+                request = (
+                    f"{head}Idempotency-Key: {uuid.uuid4().hex}\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n"
+                ).encode() + body
+                started = clock()
+                writer.write(request)
+                headers = await reader.readuntil(b"\r\n\r\n")
+                match = _LENGTH.search(headers)
+                assert match is not None, headers  # uvicorn sends Content-Length here
+                await reader.readexactly(int(match.group(1)))
+                latencies.append(clock() - started)
+                if not headers.startswith(b"HTTP/1.1 201"):
+                    errors += 1
+        finally:
+            writer.close()
 
-    # Each HIS client is its own httpx client with one keep-alive connection, as each hospital's
-    # HIS is; one shared pool serialises on its lock and measures httpx rather than the server.
-    clients = [httpx.AsyncClient(base_url=url, limits=limits, timeout=30) for _ in range(n)]
-    try:
-        await asyncio.gather(*(one(clients[i], keys[i % 2]) for i in range(n)))
-    finally:
-        for client in clients:
-            await client.aclose()
+    await asyncio.gather(*(one(i) for i in range(n)))
     return errors, latencies
 
 
-def _client_process(
-    args: tuple[str, list[str], list[str], int, float, float],
+_LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
+
+
+def _client_process(args: tuple[int, list[str], list[str], int, float]) -> tuple[int, list[float]]:
+    port, keys, persons, n, seconds = args
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        return uvloop.run(_raw_clients(port, keys, persons, n, seconds))
+    return asyncio.run(_raw_clients(port, keys, persons, n, seconds))
+
+
+def _load(
+    port: int, keys: list[str], persons: list[str], n: int, seconds: float = SECONDS
 ) -> tuple[int, list[float]]:
-    url, keys, persons, n, seconds, start_at = args
-    time.sleep(max(0.0, start_at - time.time()))  # every process loads the server at once
-    return asyncio.run(_clients(url, keys, persons, n, seconds))
-
-
-def _load(url: str, keys: list[str], persons: list[str], n: int) -> tuple[int, list[float]]:
-    """n HIS clients spread over up to 4 processes (hospitals are separate machines)."""
-    procs = min(4, n)
-    shares = [n // procs + (1 if i < n % procs else 0) for i in range(procs)]
+    """n HIS clients in one load-generator process of their own."""
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(procs) as pool:
-        start_at = time.time() + 3  # after the processes have imported
-        parts = pool.map(
-            _client_process, [(url, keys, persons, k, SECONDS, start_at) for k in shares]
-        )
-    return sum(e for e, _ in parts), [x for _, lat in parts for x in lat]
+    with ctx.Pool(1) as pool:
+        return pool.apply(_client_process, ((port, keys, persons, n, seconds),))
 
 
-def _serve(url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def empty_app() -> Any:
+    """The ceiling: a FastAPI POST that reads the body and answers fixed bytes, nothing else."""
+    app = FastAPI()
+
+    @app.post(PATH)
+    async def settle(request: Request) -> Response:
+        await request.body()
+        return Response(b'{"setl_id":"S0"}', status_code=201, media_type="application/json")
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _serve(url: str, workers: int, *, empty: bool = False) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {**os.environ, "SETTLEMENT_DATABASE_URL": url}
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    if empty:
+        command = [
+            "-m",
+            "uvicorn",
+            "bench.settlement_api:empty_app",
+            "--factory",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+    else:
+        command = ["-c", "from services.settlement.cli import main; main()", "serve"]
+        command += ["--no-consumer"]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from services.settlement.cli import main; main()",
-            "serve",
-            "--no-consumer",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
+        [sys.executable, *command, "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     wait_for_port(port, 30)
-    base = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 break
         except httpx.HTTPError:
             time.sleep(0.1)
-    return proc, base
+    return proc, port
 
 
 def _pgbench() -> float:
@@ -181,22 +222,34 @@ def _pgbench() -> float:
         _drop_db(name)
 
 
+def _measure(port: int, keys: list[str], persons: list[str], n: int) -> tuple[Any, ...]:
+    errors, lat = _load(port, keys, persons, n)
+    lat.sort()
+    rate = len(lat) / SECONDS
+    p50 = statistics.median(lat) * 1000
+    p99 = lat[max(0, int(len(lat) * 0.99) - 1)] * 1000
+    return n, rate, p50, p99, errors
+
+
 def main() -> None:
     rows = []
+    ceilings = []
     for workers in WORKERS:
         name, url = _create_db("bench_settlement")
         try:
             keys, persons = _seed(url)
-            proc, base = _serve(url, workers)
+            proc, port = _serve(url, workers, empty=True)
             try:
-                asyncio.run(_clients(base, keys, persons, 4))  # warm-up
+                _load(port, keys, persons, 4, 1.0)  # warm-up
+                ceilings.append((workers, *_measure(port, keys, persons, CLIENTS[0])))
+            finally:
+                proc.terminate()
+                proc.wait(15)
+            proc, port = _serve(url, workers)
+            try:
+                _load(port, keys, persons, 4, 1.0)  # warm-up
                 for n in CLIENTS:
-                    errors, lat = _load(base, keys, persons, n)
-                    lat.sort()
-                    rate = len(lat) / SECONDS
-                    p50 = statistics.median(lat) * 1000
-                    p99 = lat[int(len(lat) * 0.99) - 1] * 1000
-                    rows.append((workers, n, rate, p50, p99, errors))
+                    rows.append((workers, *_measure(port, keys, persons, n)))
             finally:
                 proc.terminate()
                 proc.wait(15)
@@ -204,8 +257,15 @@ def main() -> None:
             _drop_db(name)
     tps = _pgbench()
     print(f"   pgbench TPC-B-like, -c 8 -j 2 -T 10, scale 10: {tps:,.0f} tps")
+    print("   load generator: one process, raw HTTP/1.1 keep-alive, one connection per client")
     print("   workers clients  settlements/s   p50 ms   p99 ms  errors  ratio to pgbench")
     for workers, n, rate, p50, p99, errors in rows:
+        print(
+            f"   {workers:>7} {n:>7} {rate:>15,.0f} {p50:>8.1f} {p99:>8.1f} {errors:>7}"
+            f"  {rate / tps:>15.2f}"
+        )
+    print("   ceiling: an empty FastAPI POST (reads the body, fixed answer), same client")
+    for workers, n, rate, p50, p99, errors in ceilings:
         print(
             f"   {workers:>7} {n:>7} {rate:>15,.0f} {p50:>8.1f} {p99:>8.1f} {errors:>7}"
             f"  {rate / tps:>15.2f}"
