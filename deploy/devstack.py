@@ -111,7 +111,11 @@ class Stack:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m deploy.devstack", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m deploy.devstack",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--host", default="127.0.0.1", help="interface the services listen on")
     parser.add_argument("--kafka-port", type=int, default=9092, help="port of the embedded broker")
     parser.add_argument("--enrollment-port", type=int, default=8001)
