@@ -14,6 +14,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import UTC
 from typing import Any
 
 import asyncpg
@@ -33,34 +34,76 @@ from shared.events import (
 
 
 def _event(row: Any) -> Event:
-    """An event from its stored row. Rows at the current schema version are trusted (this
-    service wrote them) and only their payload is validated, from its JSON text, which is
-    several times cheaper; older rows take the full path through the upcasters."""
-    event_type = EventType(row.event_type)
+    """An event from its stored row (SQLAlchemy row: attributes; asyncpg record: items)."""
+    return _event_of(
+        row.event_id,
+        row.event_type,
+        row.schema_version,
+        row.psn_no,
+        row.stream_version,
+        row.occurred_at,
+        row.recorded_at,
+        row.payload,
+    )
+
+
+def _event_of(
+    event_id: str,
+    event_type_value: str,
+    schema_version: int,
+    psn_no: str,
+    stream_version: int,
+    occurred_at: Any,
+    recorded_at: Any,
+    payload: str,
+) -> Event:
+    """Rows at the current schema version are trusted (this service wrote them) and only their
+    payload is validated, from its JSON text, which is several times cheaper; older rows take
+    the full path through the upcasters."""
+    event_type = EventType(event_type_value)
     payload_cls = PAYLOAD_TYPES[event_type]
-    if row.schema_version != payload_cls.schema_version:
+    if schema_version != payload_cls.schema_version:
         return Event.model_validate(
             {
-                "event_id": row.event_id,
-                "event_type": row.event_type,
-                "schema_version": row.schema_version,
-                "psn_no": row.psn_no,
-                "stream_version": row.stream_version,
-                "occurred_at": row.occurred_at,
-                "recorded_at": row.recorded_at,
-                "payload": json.loads(row.payload),
+                "event_id": event_id,
+                "event_type": event_type_value,
+                "schema_version": schema_version,
+                "psn_no": psn_no,
+                "stream_version": stream_version,
+                "occurred_at": occurred_at,
+                "recorded_at": recorded_at,
+                "payload": json.loads(payload),
             }
         )
     return Event.model_construct(
-        event_id=uuid.UUID(row.event_id),
+        event_id=uuid.UUID(event_id),
         event_type=event_type,
-        schema_version=row.schema_version,
-        psn_no=row.psn_no,
-        stream_version=row.stream_version,
-        occurred_at=row.occurred_at,
-        recorded_at=row.recorded_at,
-        payload=payload_cls.model_validate_json(row.payload),
+        schema_version=schema_version,
+        psn_no=psn_no,
+        stream_version=stream_version,
+        occurred_at=occurred_at.astimezone(UTC),
+        recorded_at=recorded_at.astimezone(UTC),
+        payload=payload_cls.model_validate_json(payload),
     )
+
+
+async def pg_connection(session: AsyncSession) -> asyncpg.Connection | None:
+    """The session's asyncpg connection, inside its open transaction — or ``None`` (SQLite).
+
+    SQLAlchemy begins the database transaction lazily, at its first statement; when none ran
+    yet, a trivial one makes it begin, so that raw statements run in the same transaction.
+    """
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        return None
+    raw = (await connection.get_raw_connection()).driver_connection
+    if raw is None:
+        return None
+    if not raw.is_in_transaction():
+        await connection.exec_driver_sql("SELECT 1")
+        if not raw.is_in_transaction():
+            return None
+    return raw  # type: ignore[no-any-return]
 
 
 async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -73,27 +116,67 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[s
     """
     if not rows:
         return
-    connection = await session.connection()
-    if connection.dialect.name == "postgresql":
-        raw = (await connection.get_raw_connection()).driver_connection
-        if raw is not None and raw.is_in_transaction():
-            columns = list(rows[0])
-            try:
-                await raw.copy_records_to_table(
-                    table.name,
-                    records=[tuple(row[c] for c in columns) for row in rows],
-                    columns=columns,
-                )
-            except asyncpg.IntegrityConstraintViolationError as exc:
-                raise IntegrityError(f"COPY {table.name}", None, exc) from exc
-            return
+    raw = await pg_connection(session)
+    if raw is not None:
+        columns = list(rows[0])
+        await copy_records(raw, table, [tuple(row[c] for c in columns) for row in rows], columns)
+        return
     await session.execute(insert(table), list(rows))
+
+
+async def copy_records(
+    raw: asyncpg.Connection, table: Table, records: Sequence[tuple[Any, ...]], columns: list[str]
+) -> None:
+    """``COPY`` ready tuples into a table (PostgreSQL); a violated key is ``IntegrityError``."""
+    try:
+        await raw.copy_records_to_table(table.name, records=records, columns=columns)
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise IntegrityError(f"COPY {table.name}", None, exc) from exc
+
+
+# PostgreSQL reads by ``= ANY($1)``: one prepared statement whatever the number of keys (an
+# ``IN`` list of a thousand parameters costs more to compile, and to plan, than to run).
+_PG_STREAMS = (
+    "SELECT e.event_id, e.event_type, e.schema_version, e.psn_no, e.stream_version,"
+    " e.occurred_at, e.recorded_at, e.payload"
+    " FROM events e WHERE e.psn_no = ANY($1::varchar[]) ORDER BY e.psn_no, e.stream_version"
+)
+_PG_CERTNOS = "SELECT certno, psn_no FROM certno_index WHERE certno = ANY($1::varchar[])"
+_PG_PEOPLE_STREAMS = (
+    "SELECT c.certno, e.event_id, e.event_type, e.schema_version, e.psn_no, e.stream_version,"
+    " e.occurred_at, e.recorded_at, e.payload"
+    " FROM certno_index c JOIN events e ON e.psn_no = c.psn_no"
+    " WHERE c.certno = ANY($1::varchar[]) ORDER BY e.psn_no, e.stream_version"
+)
+_PG_POSITIONS = "SELECT event_id, position FROM events WHERE event_id = ANY($1::varchar[])"
+
+
+async def load_people(
+    session: AsyncSession, certnos: Iterable[str]
+) -> tuple[dict[str, str], dict[str, list[Event]]]:
+    """certno → psn_no, and those people's streams (one query on PostgreSQL)."""
+    wanted = sorted(set(certnos))
+    raw = await pg_connection(session) if wanted else None
+    if raw is None:
+        people = await psn_nos_by_certno(session, wanted)
+        return people, await load_streams(session, people.values())
+    people: dict[str, str] = {}
+    streams: dict[str, list[Event]] = defaultdict(list)
+    for record in await raw.fetch(_PG_PEOPLE_STREAMS, wanted):
+        people[record[0]] = record[4]
+        streams[record[4]].append(_event_of(*record[1:]))
+    return people, dict(streams)
 
 
 async def load_streams(session: AsyncSession, psn_nos: Iterable[str]) -> dict[str, list[Event]]:
     """The streams of many people, each oldest first (people without events are absent)."""
     wanted = sorted(set(psn_nos))
     streams: dict[str, list[Event]] = defaultdict(list)
+    raw = await pg_connection(session) if wanted else None
+    if raw is not None:
+        for record in await raw.fetch(_PG_STREAMS, wanted):
+            streams[record[3]].append(_event_of(*record))
+        return dict(streams)
     for start in range(0, len(wanted), 1000):
         rows = await session.execute(
             select(events)
@@ -109,6 +192,9 @@ async def psn_nos_by_certno(session: AsyncSession, certnos: Iterable[str]) -> di
     """certno → psn_no for the certnos that have a person."""
     wanted = sorted(set(certnos))
     found: dict[str, str] = {}
+    raw = await pg_connection(session) if wanted else None
+    if raw is not None:
+        return dict(await raw.fetch(_PG_CERTNOS, wanted))  # type: ignore[arg-type]
     for start in range(0, len(wanted), 1000):
         rows = await session.execute(
             select(certno_index.c.certno, certno_index.c.psn_no).where(
@@ -146,14 +232,7 @@ async def append_many(session: AsyncSession, new: Sequence[Event]) -> list[int]:
         ],
     )
     ids = [str(e.event_id) for e in new]
-    by_id: dict[str, int] = {}
-    for start in range(0, len(ids), 1000):
-        rows = await session.execute(
-            select(events.c.event_id, events.c.position).where(
-                events.c.event_id.in_(ids[start : start + 1000])
-            )
-        )
-        by_id.update({event_id: int(position) for event_id, position in rows.all()})
+    by_id = await _positions(session, ids)
     positions = [by_id[event_id] for event_id in ids]
     firsts: list[dict[str, Any]] = []
     years: list[dict[str, Any]] = []
@@ -186,6 +265,22 @@ async def append_many(session: AsyncSession, new: Sequence[Event]) -> list[int]:
         ],
     )
     return positions
+
+
+async def _positions(session: AsyncSession, ids: list[str]) -> dict[str, int]:
+    """event_id → position of events just inserted."""
+    raw = await pg_connection(session)
+    if raw is not None:
+        return dict(await raw.fetch(_PG_POSITIONS, ids))  # type: ignore[arg-type]
+    by_id: dict[str, int] = {}
+    for start in range(0, len(ids), 1000):
+        rows = await session.execute(
+            select(events.c.event_id, events.c.position).where(
+                events.c.event_id.in_(ids[start : start + 1000])
+            )
+        )
+        by_id.update({event_id: int(position) for event_id, position in rows.all()})
+    return by_id
 
 
 async def add_messages(

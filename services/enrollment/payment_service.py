@@ -33,8 +33,8 @@ from services.enrollment.bulk_store import (
     add_messages,
     append_many,
     insert_rows,
-    load_streams,
-    psn_nos_by_certno,
+    load_people,
+    pg_connection,
 )
 from services.enrollment.collection_metrics import TAX_MESSAGES
 from services.enrollment.collection_models import payments, unmatched_payments
@@ -145,13 +145,7 @@ async def _apply(session: AsyncSession, batch: Sequence[Incoming]) -> tuple[Outc
 
     serials = [p.tax_serial for _, _, p in good]
     originals_wanted = [p.original_tax_serial for _, _, p in good if p.original_tax_serial]
-    taken = set(
-        (
-            await session.execute(
-                select(payments.c.tax_serial).where(payments.c.tax_serial.in_(serials))
-            )
-        ).scalars()
-    )
+    taken = await _taken(session, serials)
     originals: dict[str, dict[str, Any]] = {}
     refunded: dict[str, Decimal] = {}
     if originals_wanted:
@@ -168,8 +162,7 @@ async def _apply(session: AsyncSession, batch: Sequence[Incoming]) -> tuple[Outc
             .group_by(payments.c.original_tax_serial)
         )
         refunded = {serial: Decimal(total) for serial, total in sums.all()}
-    people = await psn_nos_by_certno(session, (p.certno for _, _, p in good))
-    streams = await load_streams(session, people.values())
+    people, streams = await load_people(session, (p.certno for _, _, p in good))
     states = {psn: domain.fold(stream) for psn, stream in streams.items()}
     # Events appended in this batch, folded in only if the same person comes up again: most
     # people pay once, and folding costs more than anything else per payment.
@@ -266,6 +259,27 @@ async def _apply(session: AsyncSession, batch: Sequence[Incoming]) -> tuple[Outc
     outcome.resolved = len(resolved)
     await _record_misses(session, misses, outcome, now)
     return outcome, len(new_events)
+
+
+async def _taken(session: AsyncSession, serials: list[str]) -> set[str]:
+    """The serials among these that ``payments`` already holds."""
+    if not serials:
+        return set()
+    raw = await pg_connection(session)
+    if raw is not None:
+        rows = await raw.fetch(
+            "SELECT tax_serial FROM payments WHERE tax_serial = ANY($1::varchar[])", serials
+        )
+        return {row[0] for row in rows}
+    taken: set[str] = set()
+    for start in range(0, len(serials), 1000):
+        result = await session.execute(
+            select(payments.c.tax_serial).where(
+                payments.c.tax_serial.in_(serials[start : start + 1000])
+            )
+        )
+        taken.update(result.scalars())
+    return taken
 
 
 def _processing_error(exc: Exception) -> tuple[str, str]:
