@@ -25,6 +25,7 @@ from services.enrollment.payment_service import (
     Incoming,
     Outcome,
     apply_messages,
+    parse_batch,
     retry_waiting_refunds,
 )
 from shared.events import TOPIC_TAX_PAYMENTS
@@ -89,31 +90,54 @@ class PaymentConsumer:
         )
         await consumer.start()
         log.info("consuming %s as group %s", self.topic, self.group_id)
+        # One batch in flight at a time: while its transaction waits on the database, the
+        # next batch is fetched and parsed (pure CPU, no database), then waits its turn.
+        in_flight: tuple[asyncio.Task[Outcome], dict[Any, int]] | None = None
         try:
             while not self._stopping.is_set():
-                batches = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+                batches = await consumer.getmany(
+                    timeout_ms=0 if in_flight else 500, max_records=self.batch_size
+                )
                 records = [r for part in batches.values() for r in part]
-                if not records:
-                    continue
-                # An exception here leaves the offsets uncommitted: ``run`` restarts the
-                # consumer, which resumes from the last committed offsets.
-                outcome = await apply_messages(
-                    self.sessionmaker, [Incoming(r.value or b"") for r in records]
-                )
-                # The database has committed: now, and only now, the offsets.
-                await consumer.commit(
-                    {tp: part[-1].offset + 1 for tp, part in batches.items() if part}
-                )
-                self.totals.add(outcome)
-                # At most every few seconds: waiting refunds are rare, the query is not free.
-                clock = asyncio.get_running_loop().time()
-                if outcome.applied and clock - self._refunds_retried_at > REFUND_RETRY_SECONDS:
-                    self._refunds_retried_at = clock
-                    await retry_waiting_refunds(self.sessionmaker)
-                if outcome.unmatched:
-                    log.warning("unmatched tax messages: %s", outcome.reasons)
+                parsed = None
+                if records:
+                    incoming = [Incoming(r.value or b"") for r in records]
+                    parsed = parse_batch(incoming)
+                if in_flight is not None:
+                    # An exception here leaves the offsets uncommitted: ``run`` restarts the
+                    # consumer, which resumes from the last committed offsets.
+                    await self._finish(consumer, *in_flight)
+                    in_flight = None
+                if parsed is not None:
+                    offsets = {tp: part[-1].offset + 1 for tp, part in batches.items() if part}
+                    task = asyncio.create_task(
+                        apply_messages(self.sessionmaker, parsed.batch, parsed=parsed)
+                    )
+                    in_flight = (task, offsets)
+            if in_flight is not None:
+                await self._finish(consumer, *in_flight)
+                in_flight = None
         finally:
+            if in_flight is not None and not in_flight[0].done():
+                in_flight[0].cancel()
+                await asyncio.gather(in_flight[0], return_exceptions=True)
             await consumer.stop()
+
+    async def _finish(
+        self, consumer: Any, task: asyncio.Task[Outcome], offsets: dict[Any, int]
+    ) -> None:
+        """Wait for a batch's transaction; once it committed, commit its Kafka offsets."""
+        outcome = await task
+        # The database has committed: now, and only now, the offsets.
+        await consumer.commit(offsets)
+        self.totals.add(outcome)
+        # At most every few seconds: waiting refunds are rare, the query is not free.
+        clock = asyncio.get_running_loop().time()
+        if outcome.applied and clock - self._refunds_retried_at > REFUND_RETRY_SECONDS:
+            self._refunds_retried_at = clock
+            await retry_waiting_refunds(self.sessionmaker)
+        if outcome.unmatched:
+            log.warning("unmatched tax messages: %s", outcome.reasons)
 
 
 def start_in_app(app: Any, settings: Any, sessionmaker: async_sessionmaker[Any]) -> None:

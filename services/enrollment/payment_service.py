@@ -91,47 +91,20 @@ class _Miss:
     tax_serial: str | None
 
 
-async def apply_messages(
-    sessionmaker: async_sessionmaker[Any], batch: Sequence[Incoming]
-) -> Outcome:
-    """Apply a batch in one transaction (committed on return); see the module docstring."""
-    outcome = await _apply_batch(sessionmaker, batch)
-    TAX_MESSAGES.labels("applied").inc(outcome.applied)
-    TAX_MESSAGES.labels("duplicate").inc(outcome.duplicates)
-    TAX_MESSAGES.labels("unmatched").inc(outcome.unmatched)
-    return outcome
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A batch read and validated message by message (pure): what the transaction starts from.
+
+    Parsing needs no database, so the consumer parses the next batch while the current one
+    waits on its round trips."""
+
+    batch: Sequence[Incoming]
+    good: list[tuple[int, Incoming, TaxPayment]]
+    misses: list[_Miss]
 
 
-async def _apply_batch(sessionmaker: async_sessionmaker[Any], batch: Sequence[Incoming]) -> Outcome:
-    try:
-        return await _apply_in_transaction(sessionmaker, batch)
-    except IntegrityError:
-        if len(batch) == 1:
-            raise
-        log.info("batch of %d collided with another writer; applying one by one", len(batch))
-    outcome = Outcome()
-    for incoming in batch:
-        for attempt in range(5):
-            try:
-                outcome.add(await _apply_in_transaction(sessionmaker, [incoming]))
-                break
-            except IntegrityError:
-                if attempt == 4:
-                    raise
-    return outcome
-
-
-async def _apply_in_transaction(
-    sessionmaker: async_sessionmaker[Any], batch: Sequence[Incoming]
-) -> Outcome:
-    async with sessionmaker() as session, session.begin():
-        outcome, appended = await _apply(session, batch)
-    metrics.EVENTS_APPENDED.inc(appended)
-    return outcome
-
-
-async def _apply(session: AsyncSession, batch: Sequence[Incoming]) -> tuple[Outcome, int]:
-    outcome = Outcome()
+def parse_batch(batch: Sequence[Incoming]) -> Parsed:
+    """Parse every message of a batch; the bad ones become misses with their reason."""
     misses: list[_Miss] = []
     good: list[tuple[int, Incoming, TaxPayment]] = []
     for index, incoming in enumerate(batch):
@@ -142,7 +115,58 @@ async def _apply(session: AsyncSession, batch: Sequence[Incoming]) -> tuple[Outc
         except Exception as exc:  # a poison message must not stop the feed: list it
             log.exception("unexpected error parsing a tax message")
             misses.append(_Miss(index, incoming, *_processing_error(exc), None))
+    return Parsed(batch, good, misses)
 
+
+async def apply_messages(
+    sessionmaker: async_sessionmaker[Any],
+    batch: Sequence[Incoming],
+    *,
+    parsed: Parsed | None = None,
+) -> Outcome:
+    """Apply a batch in one transaction (committed on return); see the module docstring.
+    ``parsed`` is ``parse_batch(batch)`` when the caller has already done it."""
+    if parsed is None or parsed.batch is not batch:
+        parsed = parse_batch(batch)
+    outcome = await _apply_batch(sessionmaker, parsed)
+    TAX_MESSAGES.labels("applied").inc(outcome.applied)
+    TAX_MESSAGES.labels("duplicate").inc(outcome.duplicates)
+    TAX_MESSAGES.labels("unmatched").inc(outcome.unmatched)
+    return outcome
+
+
+async def _apply_batch(sessionmaker: async_sessionmaker[Any], parsed: Parsed) -> Outcome:
+    batch = parsed.batch
+    try:
+        return await _apply_in_transaction(sessionmaker, parsed)
+    except IntegrityError:
+        if len(batch) == 1:
+            raise
+        log.info("batch of %d collided with another writer; applying one by one", len(batch))
+    outcome = Outcome()
+    for incoming in batch:
+        single = parse_batch([incoming])
+        for attempt in range(5):
+            try:
+                outcome.add(await _apply_in_transaction(sessionmaker, single))
+                break
+            except IntegrityError:
+                if attempt == 4:
+                    raise
+    return outcome
+
+
+async def _apply_in_transaction(sessionmaker: async_sessionmaker[Any], parsed: Parsed) -> Outcome:
+    async with sessionmaker() as session, session.begin():
+        outcome, appended = await _apply(session, parsed)
+    metrics.EVENTS_APPENDED.inc(appended)
+    return outcome
+
+
+async def _apply(session: AsyncSession, parsed: Parsed) -> tuple[Outcome, int]:
+    outcome = Outcome()
+    misses = list(parsed.misses)  # a copy: a rolled-back attempt must not leave its misses
+    good = parsed.good
     serials = [p.tax_serial for _, _, p in good]
     originals_wanted = [p.original_tax_serial for _, _, p in good if p.original_tax_serial]
     taken = await _taken(session, serials)
