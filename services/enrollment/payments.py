@@ -128,14 +128,20 @@ def _amount(value: Any) -> Decimal:
     return quantize(amount)
 
 
+_MEMBERS: dict[type[Payer] | type[Channel], dict[str, Any]] = {
+    enum: {m.value: m for m in enum} for enum in (Payer, Channel)
+}
+_KINDS = {m.value: m for m in MessageKind}
+
+
 def _enum(enum: type[Payer] | type[Channel], value: Any, field: str) -> Any:
     if not isinstance(value, str):
         raise Rejected(Reason.WRONG_TYPE, f"{field} must be a string")
-    try:
-        return enum(value)
-    except ValueError:
+    member = _MEMBERS[enum].get(value)
+    if member is None:
         allowed = ", ".join(m.value for m in enum)
-        raise Rejected(Reason.INVALID_FIELD, f"{field} must be one of {allowed}") from None
+        raise Rejected(Reason.INVALID_FIELD, f"{field} must be one of {allowed}")
+    return member
 
 
 def decode(raw: bytes) -> dict[str, Any]:
@@ -165,13 +171,17 @@ def parse(raw: bytes) -> TaxPayment:
         raise
 
 
+_COMMON_FIELDS = ("tax_serial", "certno", "insurance_year", "amount", "paid_at")
+_PAYMENT_FIELDS = (*_COMMON_FIELDS, "payer", "channel")
+_REFUND_FIELDS = (*_COMMON_FIELDS, "original_tax_serial")
+
+
 def _fields(data: dict[str, Any], serial: str | None) -> TaxPayment:
     kind_value = data.get("kind", MessageKind.PAYMENT.value)
-    if not isinstance(kind_value, str) or kind_value not in set(MessageKind):
+    kind = _KINDS.get(kind_value) if isinstance(kind_value, str) else None
+    if kind is None:
         raise Rejected(Reason.INVALID_FIELD, "kind must be payment or refund")
-    kind = MessageKind(kind_value)
-    required = ["tax_serial", "certno", "insurance_year", "amount", "paid_at"]
-    required += ["original_tax_serial"] if kind is MessageKind.REFUND else ["payer", "channel"]
+    required = _REFUND_FIELDS if kind is MessageKind.REFUND else _PAYMENT_FIELDS
     missing = [f for f in required if data.get(f) is None]
     if missing:
         raise Rejected(Reason.MISSING_FIELD, f"missing field(s): {', '.join(missing)}")
