@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -24,6 +26,7 @@ from services.enrollment.payment_service import (
     DLQ_TOPIC,
     Incoming,
     Outcome,
+    Parsed,
     apply_messages,
     parse_batch,
     retry_waiting_refunds,
@@ -35,6 +38,22 @@ log = logging.getLogger(__name__)
 
 GROUP_ID = "enrollment"
 REFUND_RETRY_SECONDS = 2.0
+IN_FLIGHT = 2  # batches applied at once (see ``_consume``)
+
+
+@dataclass(frozen=True, slots=True)
+class _InFlight:
+    task: asyncio.Task[Outcome]
+    offsets: dict[Any, int]
+    keys: frozenset[str]  # the certnos and serials it touches
+
+
+def _keys(parsed: Parsed) -> frozenset[str]:
+    keys = {p.certno for _, _, p in parsed.good}
+    keys.update(p.tax_serial for _, _, p in parsed.good)
+    keys.update(p.original_tax_serial for _, _, p in parsed.good if p.original_tax_serial)
+    keys.update(m.tax_serial for m in parsed.misses if m.tax_serial)
+    return frozenset(keys)
 
 
 class PaymentConsumer:
@@ -90,46 +109,53 @@ class PaymentConsumer:
         )
         await consumer.start()
         log.info("consuming %s as group %s", self.topic, self.group_id)
-        # One batch in flight at a time: while its transaction waits on the database, the
-        # next batch is fetched and parsed (pure CPU, no database), then waits its turn.
-        in_flight: tuple[asyncio.Task[Outcome], dict[Any, int]] | None = None
+        # Up to IN_FLIGHT batches at once, each its own transaction, so that Python works on
+        # one while the database works on (or commits) another. A batch that shares a certno or
+        # a serial with one in flight waits for it: one person's messages keep their order. Two
+        # batches in flight are two concurrent writers, guarded like any others by the unique
+        # keys (a collision rolls one back and re-runs it message by message). Offsets are
+        # committed batch after batch in the order polled, each only after its own commit
+        # and its predecessors'.
+        in_flight: deque[_InFlight] = deque()
         try:
             while not self._stopping.is_set():
                 batches = await consumer.getmany(
                     timeout_ms=0 if in_flight else 500, max_records=self.batch_size
                 )
                 records = [r for part in batches.values() for r in part]
-                parsed = None
-                if records:
-                    incoming = [Incoming(r.value or b"") for r in records]
-                    parsed = parse_batch(incoming)
-                if in_flight is not None:
+                while in_flight and in_flight[0].task.done():
+                    await self._finish(consumer, in_flight.popleft())
+                if not records:
+                    if in_flight:
+                        await self._finish(consumer, in_flight.popleft())
+                    continue
+                parsed = parse_batch([Incoming(r.value or b"") for r in records])
+                keys = _keys(parsed)
+                while in_flight and (
+                    len(in_flight) >= IN_FLIGHT
+                    or any(not keys.isdisjoint(b.keys) for b in in_flight)
+                ):
                     # An exception here leaves the offsets uncommitted: ``run`` restarts the
                     # consumer, which resumes from the last committed offsets.
-                    await self._finish(consumer, *in_flight)
-                    in_flight = None
-                if parsed is not None:
-                    offsets = {tp: part[-1].offset + 1 for tp, part in batches.items() if part}
-                    task = asyncio.create_task(
-                        apply_messages(self.sessionmaker, parsed.batch, parsed=parsed)
-                    )
-                    in_flight = (task, offsets)
-            if in_flight is not None:
-                await self._finish(consumer, *in_flight)
-                in_flight = None
+                    await self._finish(consumer, in_flight.popleft())
+                task = asyncio.create_task(
+                    apply_messages(self.sessionmaker, parsed.batch, parsed=parsed)
+                )
+                offsets = {tp: part[-1].offset + 1 for tp, part in batches.items() if part}
+                in_flight.append(_InFlight(task, offsets, keys))
+            while in_flight:
+                await self._finish(consumer, in_flight.popleft())
         finally:
-            if in_flight is not None and not in_flight[0].done():
-                in_flight[0].cancel()
-                await asyncio.gather(in_flight[0], return_exceptions=True)
+            for batch in in_flight:  # not committed: redelivered to whoever consumes next
+                batch.task.cancel()
+            await asyncio.gather(*(b.task for b in in_flight), return_exceptions=True)
             await consumer.stop()
 
-    async def _finish(
-        self, consumer: Any, task: asyncio.Task[Outcome], offsets: dict[Any, int]
-    ) -> None:
+    async def _finish(self, consumer: Any, batch: _InFlight) -> None:
         """Wait for a batch's transaction; once it committed, commit its Kafka offsets."""
-        outcome = await task
+        outcome = await batch.task
         # The database has committed: now, and only now, the offsets.
-        await consumer.commit(offsets)
+        await consumer.commit(batch.offsets)
         self.totals.add(outcome)
         # At most every few seconds: waiting refunds are rare, the query is not free.
         clock = asyncio.get_running_loop().time()
