@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import greenlet_spawn
 
 from services.settlement import coverage_store, hospitals, ledger, metrics, projection
 from services.settlement.engine import (
@@ -175,7 +177,7 @@ class SettlementService:
         med_type = med_type if med_type in MED_TYPES else "unknown"
         try:
             answer = await self._settle_once(hospital, body, idempotency_key, digest)
-        except IntegrityError:
+        except (IntegrityError, asyncpg.IntegrityConstraintViolationError):
             # A concurrent request won the race for this key or this visit: answer as it did.
             answer = await self._after_conflict(hospital, body, idempotency_key, digest)
         except Exception as exc:
@@ -189,34 +191,11 @@ class SettlementService:
         self, hospital: Hospital, body: dict[str, Any], key: str, digest: str
     ) -> Answer:
         claim = _fits(parse_claim(body))
-        year = claim.insurance_year
         try:
-            async with self.engine.begin() as conn:
-                # The hot path is one round trip: the locked totals with the coverage beside them.
-                # A reused key is caught by the ledger's unique key at insert (IntegrityError).
-                before, raw_state = await ledger.lock_for_claim(conn, claim.psn_no, year)
-                state = projection.from_json(raw_state) if raw_state else None
-                result = self._adjudicate(claim, hospital, state, before)
-                after = result.accumulator_after
-                setl_id = "S" + uuid.uuid4().hex
-                response = _dumps(result.to_wire(setl_id=setl_id))
-                await ledger.post_settlement(
-                    conn,
-                    ledger.Entry(
-                        setl_id=setl_id,
-                        hospital_id=hospital.id,
-                        mdtrt_id=claim.mdtrt_id,
-                        psn_no=claim.psn_no,
-                        insurance_year=year,
-                        med_type=str(claim.med_type),
-                        idempotency_key=key,
-                        request_hash=digest,
-                        response=response.decode(),
-                        delta=ledger.delta_of(before, after),
-                        created_at=ledger.now(),
-                    ),
-                    after,
-                )
+            if self.engine.dialect.name == "postgresql":
+                result, response = await self._post_pg(hospital, claim, key, digest)
+            else:
+                result, response = await self._post(hospital, claim, key, digest)
         except Rejected:
             # A retry of a settled claim is answered as first, even if it would now be refused.
             async with self.engine.connect() as conn:
@@ -226,6 +205,87 @@ class SettlementService:
             raise
         _count_funds(result)
         return Answer(201, response)
+
+    def _entry(
+        self,
+        hospital: Hospital,
+        claim: Claim,
+        key: str,
+        digest: str,
+        before: Accumulator,
+        raw_state: str | None,
+    ) -> tuple[Adjudication, bytes, ledger.Entry]:
+        state = projection.from_json(raw_state) if raw_state else None
+        result = self._adjudicate(claim, hospital, state, before)
+        setl_id = "S" + uuid.uuid4().hex
+        response = _dumps(result.to_wire(setl_id=setl_id))
+        entry = ledger.Entry(
+            setl_id=setl_id,
+            hospital_id=hospital.id,
+            mdtrt_id=claim.mdtrt_id,
+            psn_no=claim.psn_no,
+            insurance_year=claim.insurance_year,
+            med_type=str(claim.med_type),
+            idempotency_key=key,
+            request_hash=digest,
+            response=response.decode(),
+            delta=ledger.delta_of(before, result.accumulator_after),
+            created_at=ledger.now(),
+        )
+        return result, response, entry
+
+    async def _post(
+        self, hospital: Hospital, claim: Claim, key: str, digest: str
+    ) -> tuple[Adjudication, bytes]:
+        async with self.engine.begin() as conn:
+            # The hot path is one round trip: the locked totals with the coverage beside them.
+            # A reused key is caught by the ledger's unique key at insert (IntegrityError).
+            before, raw_state = await ledger.lock_for_claim(
+                conn, claim.psn_no, claim.insurance_year
+            )
+            result, response, entry = self._entry(hospital, claim, key, digest, before, raw_state)
+            await ledger.post_settlement(conn, entry, result.accumulator_after)
+        return result, response
+
+    async def _post_pg(
+        self, hospital: Hospital, claim: Claim, key: str, digest: str
+    ) -> tuple[Adjudication, bytes]:
+        """``_post`` on PostgreSQL, on the pool's asyncpg connection, in two round trips.
+
+        First optimistically: the totals read without a lock, the claim adjudicated on them,
+        and one autocommit statement that writes the ledger row, the visit row and the new
+        totals only if the totals are still those read. If another settlement of the person
+        moved them in between, nothing was written, and the claim is settled again under the
+        row lock (``_post``'s two statements in a transaction), where it cannot lose.
+
+        The connection comes from the engine's pool (so it is closed with the engine) and goes
+        back to it with no transaction open; one that may be mid-statement (a cancelled call)
+        is discarded instead.
+        """
+        pooled = await self.engine.raw_connection()
+        conn = pooled.driver_connection
+        year = claim.insurance_year
+        clean = False
+        try:
+            before, raw_state = await ledger.pg_read_for_claim(conn, claim.psn_no, year)
+            result, response, entry = self._entry(hospital, claim, key, digest, before, raw_state)
+            if not await ledger.pg_post_if_unchanged(conn, entry, before, result.accumulator_after):
+                async with conn.transaction():
+                    before, raw_state = await ledger.pg_lock_for_claim(conn, claim.psn_no, year)
+                    result, response, entry = self._entry(
+                        hospital, claim, key, digest, before, raw_state
+                    )
+                    await ledger.pg_post_settlement(conn, entry, result.accumulator_after)
+            clean = True
+        except (Rejected, asyncpg.PostgresError):
+            clean = not conn.is_in_transaction()
+            raise
+        finally:
+            if clean:
+                pooled.close()  # no await: with no transaction the pool's reset sends nothing
+            else:
+                await greenlet_spawn(pooled.invalidate)
+        return result, response
 
     async def _after_conflict(
         self, hospital: Hospital, body: dict[str, Any], key: str, digest: str
