@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from services.settlement import consumer
 from services.settlement.api import errors, routes
+from services.settlement.api.fast import SettleFastPath
 from services.settlement.engine import load_policy
 from services.settlement.service import SettlementService
 from services.settlement.settings import Settings
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, *, run_consumer: bool = False) 
 
     app = FastAPI(title="Settlement", version="1", lifespan=lifespan)
     errors.install(app)
+    app.add_middleware(SettleFastPath)  # the settle call, ahead of the router
     app.include_router(routes.coverage, prefix="/api/v1")
     app.include_router(routes.settlements, prefix="/api/v1")
 

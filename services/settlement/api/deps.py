@@ -32,12 +32,16 @@ async def current_hospital(
 CurrentHospital = Annotated[Hospital, Depends(current_hospital)]
 
 
-async def json_body(request: Request) -> Any:
+def parse_json(body: bytes) -> Any:
     """The body as JSON; decimals stay exact (a float would lose fen)."""
     try:
-        return json.loads(await request.body(), parse_float=Decimal)
+        return json.loads(body, parse_float=Decimal)
     except ValueError:
         raise InvalidRequest("INVALID_REQUEST", "the body is not JSON") from None
+
+
+async def json_body(request: Request) -> Any:
+    return parse_json(await request.body())
 
 
 JsonBody = Annotated[Any, Depends(json_body)]
