@@ -212,6 +212,9 @@ async def append_many(session: AsyncSession, new: Sequence[Event]) -> list[int]:
     """
     if not new:
         return []
+    # Each event is serialised once: its payload's JSON (the ``events`` row) is the tail of
+    # the envelope's (the outbox row), ``payload`` being the envelope's last field.
+    envelopes = [e.to_json().decode() for e in new]
     # Insert, then one SELECT for the positions: RETURNING in parameter order would make
     # SQLAlchemy insert row by row on SQLite, and COPY returns nothing.
     await insert_rows(
@@ -226,9 +229,9 @@ async def append_many(session: AsyncSession, new: Sequence[Event]) -> list[int]:
                 "schema_version": e.schema_version,
                 "occurred_at": e.occurred_at,
                 "recorded_at": e.recorded_at,
-                "payload": e.payload.model_dump_json(),
+                "payload": _payload_json(envelope),
             }
-            for e in new
+            for e, envelope in zip(new, envelopes, strict=True)
         ],
     )
     ids = [str(e.event_id) for e in new]
@@ -257,14 +260,23 @@ async def append_many(session: AsyncSession, new: Sequence[Event]) -> list[int]:
             {
                 "topic": TOPIC_ENROLLMENT_EVENTS,
                 "key": e.psn_no,
-                "value": e.to_json().decode(),
+                "value": envelope,
                 "event_position": position,
                 "created_at": now,
             }
-            for e, position in zip(new, positions, strict=True)
+            for e, envelope, position in zip(new, envelopes, positions, strict=True)
         ],
     )
     return positions
+
+
+_PAYLOAD_KEY = '"payload":'
+
+
+def _payload_json(envelope: str) -> str:
+    """The payload's JSON inside an envelope's: the first ``"payload":`` key (no JSON string
+    holds that sequence unescaped) up to the envelope's closing brace."""
+    return envelope[envelope.index(_PAYLOAD_KEY) + len(_PAYLOAD_KEY) : -1]
 
 
 async def _positions(session: AsyncSession, ids: list[str]) -> dict[str, int]:
