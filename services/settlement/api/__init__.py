@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -17,7 +18,7 @@ from services.settlement.api.fast import SettleFastPath
 from services.settlement.engine import load_policy
 from services.settlement.service import SettlementService
 from services.settlement.settings import Settings
-from shared.db import make_engine
+from shared.db import is_sqlite, make_engine
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,13 @@ def create_app(settings: Settings | None = None, *, run_consumer: bool = False) 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # No pre-ping: it costs a round trip per checkout; a dead connection fails one call.
-        engine = make_engine(settings.database_url, pool_pre_ping=False)
+        options: dict[str, Any] = {"pool_pre_ping": False}
+        if not is_sqlite(settings.database_url):
+            # Connections kept for up to 32 calls at once: beyond the pool's size an overflow
+            # connection is opened and closed per call, a new PostgreSQL backend each time (32
+            # HIS clients ran a third slower than 8 on the default 20).
+            options.update(pool_size=32, max_overflow=8)
+        engine = make_engine(settings.database_url, **options)
         app.state.engine = engine
         app.state.service = SettlementService(engine, load_policy(settings.policy))
         stop = asyncio.Event()
