@@ -103,7 +103,7 @@ async def pg_connection(session: AsyncSession) -> asyncpg.Connection | None:
         await connection.exec_driver_sql("SELECT 1")
         if not raw.is_in_transaction():
             return None
-    return raw  # type: ignore[no-any-return]
+    return raw
 
 
 async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -158,8 +158,8 @@ async def load_people(
     wanted = sorted(set(certnos))
     raw = await pg_connection(session) if wanted else None
     if raw is None:
-        people = await psn_nos_by_certno(session, wanted)
-        return people, await load_streams(session, people.values())
+        found = await psn_nos_by_certno(session, wanted)
+        return found, await load_streams(session, found.values())
     people: dict[str, str] = {}
     streams: dict[str, list[Event]] = defaultdict(list)
     for record in await raw.fetch(_PG_PEOPLE_STREAMS, wanted):
@@ -194,7 +194,7 @@ async def psn_nos_by_certno(session: AsyncSession, certnos: Iterable[str]) -> di
     found: dict[str, str] = {}
     raw = await pg_connection(session) if wanted else None
     if raw is not None:
-        return dict(await raw.fetch(_PG_CERTNOS, wanted))  # type: ignore[arg-type]
+        return dict(await raw.fetch(_PG_CERTNOS, wanted))
     for start in range(0, len(wanted), 1000):
         rows = await session.execute(
             select(certno_index.c.certno, certno_index.c.psn_no).where(
@@ -283,7 +283,7 @@ async def _positions(session: AsyncSession, ids: list[str]) -> dict[str, int]:
     """event_id → position of events just inserted."""
     raw = await pg_connection(session)
     if raw is not None:
-        return dict(await raw.fetch(_PG_POSITIONS, ids))  # type: ignore[arg-type]
+        return dict(await raw.fetch(_PG_POSITIONS, ids))
     by_id: dict[str, int] = {}
     for start in range(0, len(ids), 1000):
         rows = await session.execute(
