@@ -168,3 +168,23 @@ def test_the_ci_entry_point_runs_make_test_which_installs_lints_and_tests():
     assert re.search(r"^lint: \$\(STAMP\)\n\t\$\(BIN\)/ruff check", makefile, re.MULTILINE)
     assert "-m venv $(VENV)" in makefile
     assert "pip install --quiet -e '.[dev]'" in makefile
+
+
+def test_settlement_serves_with_two_workers_and_consumes_in_its_own_process():
+    from click.testing import CliRunner
+
+    from services.settlement.cli import cli
+
+    serve = SERVICES["settlement"]["command"]
+    consume = SERVICES["settlement-consumer"]["command"]
+    assert serve[:2] == ["settlement", "serve"] and "--no-consumer" in serve
+    assert serve[serve.index("--workers") + 1] == "2"
+    assert consume == ["settlement", "consume"]
+    assert environment("settlement-consumer") == environment("settlement")
+    assert SERVICES["settlement-consumer"]["build"] == SERVICES["settlement"]["build"]
+    # every option named in compose is one the real commands accept
+    for command in (serve, consume):
+        result = CliRunner().invoke(cli, [*command[1:], "--help"])
+        assert result.exit_code == 0, result.output
+        for option in (word for word in command if word.startswith("--")):
+            assert option in result.output
