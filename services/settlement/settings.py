@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.events import TOPIC_ENROLLMENT_EVENTS
@@ -11,25 +11,19 @@ from shared.events import TOPIC_ENROLLMENT_EVENTS
 class Settings(BaseSettings):
     """Read from ``SETTLEMENT_DATABASE_URL``, ``KAFKA_BOOTSTRAP_SERVERS``, ``SETTLEMENT_POLICY``…"""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(extra="ignore")
 
     database_url: str = Field(
         "sqlite:///var/settlement.db",
-        validation_alias=AliasChoices("SETTLEMENT_DATABASE_URL", "database_url"),
+        validation_alias="SETTLEMENT_DATABASE_URL",
     )
-    kafka_bootstrap_servers: str | None = Field(
-        None, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers")
-    )
-    policy: str = Field(
-        "liaocheng-2024", validation_alias=AliasChoices("SETTLEMENT_POLICY", "policy")
-    )
+    kafka_bootstrap_servers: str | None = Field(None, validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    policy: str = Field("liaocheng-2024", validation_alias="SETTLEMENT_POLICY")
     events_topic: str = Field(
         TOPIC_ENROLLMENT_EVENTS,
-        validation_alias=AliasChoices("SETTLEMENT_EVENTS_TOPIC", "events_topic"),
+        validation_alias="SETTLEMENT_EVENTS_TOPIC",
     )
-    consumer_group: str = Field(
-        "settlement", validation_alias=AliasChoices("SETTLEMENT_CONSUMER_GROUP", "consumer_group")
-    )
+    consumer_group: str = Field("settlement", validation_alias="SETTLEMENT_CONSUMER_GROUP")
 
 
 def get_settings() -> Settings:

@@ -188,3 +188,17 @@ def test_settlement_serves_with_two_workers_and_consumes_in_its_own_process():
         assert result.exit_code == 0, result.output
         for option in (word for word in command if word.startswith("--")):
             assert option in result.output
+
+
+def test_settlement_reads_only_its_own_names_not_a_generic_database_url(monkeypatch):
+    from services.settlement.settings import Settings
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://someone-else/db")
+    monkeypatch.setenv("POLICY", "not-ours")
+    monkeypatch.delenv("SETTLEMENT_DATABASE_URL", raising=False)
+    monkeypatch.delenv("SETTLEMENT_POLICY", raising=False)
+    settings = Settings()
+    assert settings.database_url == "sqlite:///var/settlement.db"
+    assert settings.policy == "liaocheng-2024"
+    monkeypatch.setenv("SETTLEMENT_DATABASE_URL", "postgresql://settlement@db/settlement")
+    assert Settings().database_url == "postgresql://settlement@db/settlement"
