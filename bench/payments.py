@@ -4,6 +4,9 @@ real (embedded Tansu) broker, beside two baselines measured in the same run:
 * the broker alone: the same messages read by a bare consumer that does nothing with them;
 * the database alone: the same payment rows inserted with a bare executemany, 500 a transaction.
 
+It then applies the same number of payments with two consumer processes of one group sharing the
+topic's partitions, which is how the feed scales past one Python process.
+
 Each payment applied means: JSON parsed and validated, the person found and folded, a
 ``premium-paid`` event appended with its outbox row, the ``payments`` row (unique tax_serial)
 inserted — one transaction per polled batch — then the Kafka offsets committed.
@@ -12,15 +15,17 @@ inserted — one transaction per polled batch — then the Kafka offsets committ
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import time
 import uuid
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer
-from sqlalchemy import Column, MetaData, Numeric, String, Table, insert
+from sqlalchemy import Column, MetaData, Numeric, String, Table, func, insert, select
 
 from bench.import_list import PG_ADMIN_DSN, _drop, _pg_database, certno, school_list
+from services.enrollment.collection_models import payments
 from services.enrollment.import_service import import_rows
 from services.enrollment.imports import parse_list
 from services.enrollment.migrate import upgrade_async
@@ -134,9 +139,62 @@ async def through_consumer(url: str, bootstrap: str, topic: str) -> float:
         await engine.dispose()
 
 
-async def run(app_url: str, base_url: str) -> None:
-    await upgrade_async(app_url)
-    engine = make_engine(app_url)
+def _consumer_process(url: str, bootstrap: str, topic: str, group: str) -> None:
+    """One more `enrollment consume-payments`-like process of the same consumer group."""
+
+    async def go() -> None:
+        engine = make_engine(url)
+        consumer = PaymentConsumer(
+            make_sessionmaker(engine), bootstrap, topic=topic, group_id=group, batch_size=BATCH
+        )
+        await consumer.run()
+
+    asyncio.run(go())
+
+
+async def scaled_out(url: str, bootstrap: str, topic: str, processes: int) -> float:
+    """Seconds to apply PAYMENTS with ``processes`` consumers sharing the topic's partitions.
+
+    Timed from the first payment applied to the last, counting ``payments`` rows, so the
+    group's start-up (joins and rebalances) before any work is not charged to the rate.
+    """
+    group = f"bench-{uuid.uuid4().hex[:6]}"
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_consumer_process, args=(url, bootstrap, topic, group))
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    engine = make_engine(url)
+    try:
+
+        async def applied() -> int:
+            async with engine.connect() as conn:
+                return int(
+                    (await conn.execute(select(func.count()).select_from(payments))).scalar_one()
+                )
+
+        while (first := await applied()) == 0:  # noqa: ASYNC110 — polling a count, on purpose
+            await asyncio.sleep(0.01)
+        started = time.perf_counter()
+        while (done := await applied()) < PAYMENTS:
+            if not all(worker.is_alive() for worker in workers):
+                raise RuntimeError("a consumer process died")
+            await asyncio.sleep(0.02)
+        elapsed = time.perf_counter() - started
+        return elapsed * PAYMENTS / (done - first)
+    finally:
+        for worker in workers:
+            worker.terminate()
+            worker.join(10)
+        await engine.dispose()
+
+
+async def registered(url: str) -> None:
+    """Migrate ``url`` and register the PAYMENTS persons the messages pay for."""
+    await upgrade_async(url)
+    engine = make_engine(url)
     await import_rows(
         make_sessionmaker(engine),
         parse_list(school_list(PAYMENTS)),
@@ -145,17 +203,37 @@ async def run(app_url: str, base_url: str) -> None:
         now=datetime(2024, 9, 1, tzinfo=UTC),
     )
     await engine.dispose()
+
+
+async def run(app_url: str, base_url: str) -> None:
+    await registered(app_url)
     with tansu.running() as bootstrap:
         topic = f"tax.premium-payments.bench.{uuid.uuid4().hex[:6]}"
         await ensure_topics(bootstrap, [topic])
         await produce(bootstrap, topic)
         bare_broker = await broker_only(bootstrap, topic)
         applied = await through_consumer(app_url, bootstrap, topic)
+        # The same payments again, into a second copy of the registrations, by two consumer
+        # processes of one group (how the feed scales: one consumer per partition at most).
+        second = _pg_database()
+        assert second is not None
+        try:
+            await registered(second[1])
+            topic2 = f"tax.premium-payments.bench.{uuid.uuid4().hex[:6]}"
+            await ensure_topics(bootstrap, [topic2])
+            await produce(bootstrap, topic2)
+            two = await scaled_out(second[1], bootstrap, topic2, 2)
+        finally:
+            _drop(second[0])
     bare_db = await database_only(base_url)
     rate = PAYMENTS / applied
     print(
         f"   PostgreSQL: {PAYMENTS:,} payments applied in {applied:5.1f}s = {rate:8,.0f}/s"
         f" (batch {BATCH}) | target 5,000/s: {'OK' if rate >= 5000 else 'MISS'}"
+    )
+    print(
+        f"   two consumer processes (one group): {PAYMENTS / two:8,.0f}/s"
+        f" | target 5,000/s: {'OK' if PAYMENTS / two >= 5000 else 'MISS'}"
     )
     print(
         f"   baselines : broker read alone {PAYMENTS / bare_broker:8,.0f}/s"
