@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 help:
 	@echo "make run        start the whole local stack (broker, enrollment :8001, settlement :8002)"
-	@echo "make test       lint + the whole test suite (SQLite and, when reachable, PostgreSQL)"
+	@echo "make test       lint + mypy on the pure core + the whole test suite (SQLite, PostgreSQL)"
 	@echo "make bench      benchmarks (ratios against a baseline in the same run)"
 	@echo "make lint       ruff check + format check; make format to fix"
 	@echo "make typecheck  mypy on the pure core"
@@ -32,10 +32,16 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-typecheck: $(STAMP)
-	$(BIN)/mypy shared/events.py shared/money.py shared/certno.py services/settlement/engine
+# The pure core: no database, web or broker inside, so strict typing is cheap and catches much.
+PURE_CORE := shared/events.py shared/money.py shared/certno.py \
+	services/settlement/engine services/settlement/projection.py \
+	services/enrollment/domain.py services/enrollment/premiums.py services/enrollment/imports.py \
+	services/enrollment/subsidies.py services/enrollment/payments.py services/enrollment/basic_data.py
 
-test: lint
+typecheck: $(STAMP)
+	$(BIN)/mypy $(PURE_CORE)
+
+test: lint typecheck
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)
