@@ -164,7 +164,8 @@ def test_each_image_runs_its_console_script_as_a_non_root_user(service):
 def test_the_ci_entry_point_runs_make_test_which_installs_lints_and_tests():
     assert re.search(r"^make test$", (ROOT / ".ci" / "run").read_text(), re.MULTILINE)
     makefile = (ROOT / "Makefile").read_text()
-    assert re.search(r"^test: lint\n\t\$\(BIN\)/python -m pytest", makefile, re.MULTILINE)
+    assert re.search(r"^test: lint typecheck\n\t\$\(BIN\)/python -m pytest", makefile, re.M)
+    assert re.search(r"^typecheck: \$\(STAMP\)\n\t\$\(BIN\)/mypy \$\(PURE_CORE\)", makefile, re.M)
     assert re.search(r"^lint: \$\(STAMP\)\n\t\$\(BIN\)/ruff check", makefile, re.MULTILINE)
     assert "-m venv $(VENV)" in makefile
     assert "pip install --quiet -e '.[dev]'" in makefile
