@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from datetime import date
 
-import httpx
 import pytest
-import uvicorn
 
-from services.enrollment.api.app import create_app
-from services.enrollment.settings import Settings
-from shared import tansu
 from shared.certno import check_character
 
 pytestmark = pytest.mark.integration
@@ -36,30 +30,6 @@ def body(**overrides):
         "insurance_year": 2024,
         **overrides,
     }
-
-
-@pytest.fixture
-def base_url(db_url):
-    """The app served by uvicorn in a thread (relay off: this is about HTTP, not Kafka)."""
-    settings = Settings(enrollment_database_url=db_url, payment_consumer_enabled=False)
-    port = tansu.free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, run_relay=False), host="127.0.0.1", port=port, log_config=None
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    tansu.wait_for_port(port, timeout=30)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(15)
-
-
-@pytest.fixture
-async def client(base_url):
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
-        yield http
 
 
 async def register(client, **overrides):

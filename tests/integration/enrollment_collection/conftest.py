@@ -1,5 +1,5 @@
-"""A migrated enrollment database on both engines: the same fixtures as the core's tests."""
+"""A migrated enrollment database on both engines and the app over HTTP: the core's fixtures."""
 
-from tests.integration.enrollment.conftest import migrated_url, sessionmaker
+from tests.integration.enrollment.conftest import base_url, client, migrated_url, sessionmaker
 
-__all__ = ["migrated_url", "sessionmaker"]
+__all__ = ["base_url", "client", "migrated_url", "sessionmaker"]

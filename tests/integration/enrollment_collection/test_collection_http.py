@@ -4,46 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 from openpyxl import Workbook
-
-from services.enrollment.api.app import create_app
-from services.enrollment.settings import Settings
-from shared import tansu
 
 from .people import unique_certno
 
 pytestmark = pytest.mark.integration
 
 SAMPLE = Path(__file__).resolve().parents[3] / "samples" / "school-list.csv"
-
-
-@pytest.fixture
-def base_url(db_url):
-    settings = Settings(enrollment_database_url=db_url, payment_consumer_enabled=False)
-    port = tansu.free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, run_relay=False), host="127.0.0.1", port=port, log_config=None
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    tansu.wait_for_port(port, timeout=30)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(15)
-
-
-@pytest.fixture
-async def client(base_url):
-    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
-        yield http
 
 
 async def test_upload_the_sample_then_download_the_basic_data_as_excel_csv(client):
