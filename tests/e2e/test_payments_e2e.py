@@ -177,7 +177,10 @@ async def test_good_payments_become_one_event_each_and_the_rest_dead_letters(
         expect=len(good),
         timeout=30,
     )
-    assert sorted(e["payload"]["tax_serial"] for e in events) == sorted(
+    # Exactly one event per payment; a redelivery of that same event (same event_id) is the
+    # relay's at-least-once, which consumers absorb, not a second event.
+    distinct = {e["event_id"]: e for e in events}.values()
+    assert sorted(e["payload"]["tax_serial"] for e in distinct) == sorted(
         m["tax_serial"] for m in good
     )
     dead = await read_all(
@@ -187,4 +190,7 @@ async def test_good_payments_become_one_event_each_and_the_rest_dead_letters(
         expect=len(bad),
         timeout=30,
     )
-    assert sorted(d["reason"] for d in dead) == sorted(r for _, r in bad)
+    # The outbox relay publishes at least once (a broker error between its send and its delete
+    # sends the batch again), so a record may come twice: count each original once.
+    unique = {(d["original"], d["reason"]) for d in dead}
+    assert sorted(reason for _, reason in unique) == sorted(r for _, r in bad)
