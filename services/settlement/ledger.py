@@ -176,35 +176,21 @@ def _entry(row: Any) -> Entry:
     )
 
 
-async def by_idempotency_key(conn: AsyncConnection, hospital_id: int, key: str) -> Entry | None:
-    row = (
-        await conn.execute(
-            select(ledger)
-            .where(ledger.c.hospital_id == hospital_id)
-            .where(ledger.c.idempotency_key == key)
-        )
-    ).first()
+async def _one(conn: AsyncConnection, *where: Any) -> Entry | None:
+    row = (await conn.execute(select(ledger).where(*where))).first()
     return None if row is None else _entry(row)
+
+
+async def by_idempotency_key(conn: AsyncConnection, hospital_id: int, key: str) -> Entry | None:
+    return await _one(conn, ledger.c.hospital_id == hospital_id, ledger.c.idempotency_key == key)
 
 
 async def settlement(conn: AsyncConnection, setl_id: str) -> Entry | None:
-    row = (
-        await conn.execute(
-            select(ledger)
-            .where(ledger.c.setl_id == setl_id)
-            .where(ledger.c.entry_type == SETTLEMENT)
-        )
-    ).first()
-    return None if row is None else _entry(row)
+    return await _one(conn, ledger.c.setl_id == setl_id, ledger.c.entry_type == SETTLEMENT)
 
 
 async def reversal(conn: AsyncConnection, setl_id: str) -> Entry | None:
-    row = (
-        await conn.execute(
-            select(ledger).where(ledger.c.setl_id == setl_id).where(ledger.c.entry_type == REVERSAL)
-        )
-    ).first()
-    return None if row is None else _entry(row)
+    return await _one(conn, ledger.c.setl_id == setl_id, ledger.c.entry_type == REVERSAL)
 
 
 async def visit_settled(conn: AsyncConnection, hospital_id: int, mdtrt_id: str) -> str | None:
