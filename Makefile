@@ -33,10 +33,8 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 # The pure core: no database, web or broker inside, so strict typing is cheap and catches much.
-PURE_CORE := shared/events.py shared/money.py shared/certno.py \
-	services/settlement/engine services/settlement/projection.py \
-	services/enrollment/domain.py services/enrollment/premiums.py services/enrollment/imports.py \
-	services/enrollment/subsidies.py services/enrollment/payments.py services/enrollment/basic_data.py
+PURE_CORE := shared/events.py shared/money.py shared/certno.py shared/errors.py \
+	services/settlement/engine services/settlement/domain services/enrollment/domain
 
 typecheck: $(STAMP)
 	$(BIN)/mypy $(PURE_CORE)

@@ -13,12 +13,12 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from services.enrollment.domain import Registration
-from services.enrollment.migrate import upgrade_async
-from services.enrollment.relay import OutboxRelay
-from services.enrollment.service import Context, Enrollment, rules_from_directory
+from services.enrollment.adapters.event_store import EventStore
+from services.enrollment.adapters.migrate import upgrade_async
+from services.enrollment.adapters.relay import OutboxRelay
+from services.enrollment.domain.person import Registration
+from services.enrollment.service_layer.persons import Context, Enrollment, rules_from_directory
 from services.enrollment.settings import PREMIUM_RULES_DIR
-from services.enrollment.store import EventStore
 from shared import tansu
 from shared.certno import check_character
 from shared.db import make_engine, make_sessionmaker

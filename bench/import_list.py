@@ -18,9 +18,9 @@ from pathlib import Path
 
 from sqlalchemy import Column, MetaData, String, Table, insert
 
-from services.enrollment.import_service import import_rows
-from services.enrollment.imports import parse_list
-from services.enrollment.migrate import upgrade_async
+from services.enrollment.adapters.migrate import upgrade_async
+from services.enrollment.domain.school_lists import parse_list
+from services.enrollment.service_layer.school_lists import import_rows
 from services.enrollment.settings import PREMIUM_RULES_DIR
 from shared.certno import check_character
 from shared.db import make_engine, make_sessionmaker

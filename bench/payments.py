@@ -25,11 +25,11 @@ from aiokafka import AIOKafkaConsumer
 from sqlalchemy import Column, MetaData, Numeric, String, Table, func, insert, select
 
 from bench.import_list import PG_ADMIN_DSN, _drop, _pg_database, certno, school_list
-from services.enrollment.collection_models import payments
-from services.enrollment.import_service import import_rows
-from services.enrollment.imports import parse_list
-from services.enrollment.migrate import upgrade_async
-from services.enrollment.payment_consumer import PaymentConsumer
+from services.enrollment.adapters.collection_tables import payments
+from services.enrollment.adapters.migrate import upgrade_async
+from services.enrollment.domain.school_lists import parse_list
+from services.enrollment.entrypoints.payment_consumer import PaymentConsumer
+from services.enrollment.service_layer.school_lists import import_rows
 from services.enrollment.settings import PREMIUM_RULES_DIR
 from shared import tansu
 from shared.db import make_engine, make_sessionmaker

@@ -31,7 +31,9 @@ import httpx
 import psycopg
 from fastapi import FastAPI, Request, Response
 
-from services.settlement import hospitals, migrations, projection
+from services.settlement import migrations
+from services.settlement.adapters import hospitals
+from services.settlement.domain import projection
 from services.settlement.sample import Stream, claim
 from shared.tansu import free_port, wait_for_port
 
@@ -185,7 +187,7 @@ def _serve(url: str, workers: int, *, empty: bool = False) -> tuple[subprocess.P
             "--no-access-log",
         ]
     else:
-        command = ["-c", "from services.settlement.cli import main; main()", "serve"]
+        command = ["-c", "from services.settlement.entrypoints.cli import main; main()", "serve"]
         command += ["--no-consumer"]
     proc = subprocess.Popen(
         [sys.executable, *command, "--port", str(port), "--workers", str(workers)],

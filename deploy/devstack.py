@@ -84,7 +84,7 @@ class Service:
         The import happens here, in the supervisor, so a service that cannot even be imported
         stops `make run` with its traceback instead of being skipped quietly.
         """
-        group = importlib.import_module(f"services.{self.name}.cli").cli
+        group = importlib.import_module(f"services.{self.name}.entrypoints.cli").cli
         return set(_walk(group))
 
     def url(self, host: str) -> str:

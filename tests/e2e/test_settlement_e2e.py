@@ -28,7 +28,7 @@ from shared.tansu import free_port
 
 pytestmark = pytest.mark.e2e
 
-CLI = [sys.executable, "-c", "from services.settlement.cli import main; main()"]
+CLI = [sys.executable, "-c", "from services.settlement.entrypoints.cli import main; main()"]
 
 
 @dataclass

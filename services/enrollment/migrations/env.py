@@ -7,7 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from services.enrollment.models import metadata
+from services.enrollment.adapters.tables import metadata
 from services.enrollment.settings import Settings
 from shared.db import is_sqlite, make_engine
 

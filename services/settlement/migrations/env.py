@@ -7,7 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from services.settlement.models import metadata
+from services.settlement.adapters.tables import metadata
 from shared.db import make_engine
 
 

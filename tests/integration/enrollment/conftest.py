@@ -12,8 +12,8 @@ import pytest
 import uvicorn
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from services.enrollment.api.app import create_app
-from services.enrollment.migrate import upgrade_async
+from services.enrollment.adapters.migrate import upgrade_async
+from services.enrollment.entrypoints.api.app import create_app
 from services.enrollment.settings import Settings
 from shared import tansu
 from shared.db import make_engine, make_sessionmaker

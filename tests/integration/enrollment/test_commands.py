@@ -13,8 +13,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import func, select
 
-from services.enrollment.models import events, outbox
-from services.enrollment.store import EventStore
+from services.enrollment.adapters.event_store import EventStore
+from services.enrollment.adapters.tables import events, outbox
 from shared.db import make_engine, make_sessionmaker
 from shared.events import TOPIC_ENROLLMENT_EVENTS, Event
 

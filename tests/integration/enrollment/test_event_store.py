@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 
-from services.enrollment import unit_of_work
-from services.enrollment.models import events, outbox, registrations
-from services.enrollment.store import ConcurrencyConflict, EventStore
+from services.enrollment.adapters.event_store import ConcurrencyConflict, EventStore
+from services.enrollment.adapters.tables import events, outbox, registrations
+from services.enrollment.service_layer import unit_of_work
 from shared.events import Event, Identity, IdentityChanged, Registered
 
 pytestmark = pytest.mark.integration

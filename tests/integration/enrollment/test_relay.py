@@ -13,10 +13,10 @@ from aiokafka import AIOKafkaConsumer
 from sqlalchemy import func, select
 
 from services.enrollment import metrics
-from services.enrollment.migrate import upgrade_async
-from services.enrollment.models import outbox, relay_position
-from services.enrollment.relay import OutboxRelay
-from services.enrollment.store import EventStore
+from services.enrollment.adapters.event_store import EventStore
+from services.enrollment.adapters.migrate import upgrade_async
+from services.enrollment.adapters.relay import OutboxRelay
+from services.enrollment.adapters.tables import outbox, relay_position
 from shared import tansu
 from shared.db import make_engine, make_sessionmaker
 from shared.events import Event, Identity, IdentityChanged, Registered

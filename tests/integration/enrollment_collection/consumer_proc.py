@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from services.enrollment.payment_consumer import PaymentConsumer
+from services.enrollment.entrypoints.payment_consumer import PaymentConsumer
 from shared.db import make_engine, make_sessionmaker
 
 

@@ -85,7 +85,7 @@ async def test_publishing_the_basic_data_queues_one_message_a_person(client, db_
 
     from sqlalchemy import select
 
-    from services.enrollment.models import outbox
+    from services.enrollment.adapters.tables import outbox
     from shared.db import make_engine
 
     files = {"file": ("school-list.csv", SAMPLE.read_bytes(), "text/csv")}

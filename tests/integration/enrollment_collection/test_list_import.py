@@ -10,9 +10,9 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from services.enrollment.import_service import import_rows
-from services.enrollment.imports import parse_list
-from services.enrollment.models import events, outbox, registrations
+from services.enrollment.adapters.tables import events, outbox, registrations
+from services.enrollment.domain.school_lists import parse_list
+from services.enrollment.service_layer.school_lists import import_rows
 from services.enrollment.settings import PREMIUM_RULES_DIR
 
 from .people import unique_certno

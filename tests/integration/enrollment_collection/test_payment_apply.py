@@ -9,13 +9,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from services.enrollment import domain
-from services.enrollment.bulk_store import load_streams
-from services.enrollment.collection_models import payments, subsidies, unmatched_payments
-from services.enrollment.import_service import import_rows
-from services.enrollment.imports import parse_list
-from services.enrollment.models import events, outbox
-from services.enrollment.payment_service import Incoming, apply_messages, retry_unmatched
+from services.enrollment.adapters.bulk_store import load_streams
+from services.enrollment.adapters.collection_tables import payments, subsidies, unmatched_payments
+from services.enrollment.adapters.tables import events, outbox
+from services.enrollment.domain import person as domain
+from services.enrollment.domain.school_lists import parse_list
+from services.enrollment.service_layer.payments import Incoming, apply_messages, retry_unmatched
+from services.enrollment.service_layer.school_lists import import_rows
 from services.enrollment.settings import PREMIUM_RULES_DIR
 
 from .people import unique_certno
@@ -216,7 +216,7 @@ async def test_the_same_batch_applied_twice_at_once_pays_once(sessionmaker):
 
 
 async def test_a_refund_that_overtook_its_payment_is_applied_once_the_payment_is(sessionmaker):
-    from services.enrollment.payment_service import retry_waiting_refunds
+    from services.enrollment.service_layer.payments import retry_waiting_refunds
 
     await register(sessionmaker, 1)
     refund = msg("RR1", 1, amount="60.00", kind="refund", original_tax_serial="PP1")

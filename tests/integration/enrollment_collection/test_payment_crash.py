@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from services.enrollment.collection_models import payments
-from services.enrollment.import_service import import_rows
-from services.enrollment.imports import parse_list
-from services.enrollment.migrate import upgrade_async
-from services.enrollment.models import events
+from services.enrollment.adapters.collection_tables import payments
+from services.enrollment.adapters.migrate import upgrade_async
+from services.enrollment.adapters.tables import events
+from services.enrollment.domain.school_lists import parse_list
+from services.enrollment.service_layer.school_lists import import_rows
 from services.enrollment.settings import PREMIUM_RULES_DIR
 from shared.db import make_engine, make_sessionmaker
 from shared.kafka import ensure_topics

@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from services.enrollment.collection_models import payments, unmatched_payments
-from services.enrollment.import_service import import_rows
-from services.enrollment.imports import parse_list
-from services.enrollment.payment_consumer import PaymentConsumer
-from services.enrollment.payment_service import DLQ_TOPIC, retry_unmatched
-from services.enrollment.relay import OutboxRelay
+from services.enrollment.adapters.collection_tables import payments, unmatched_payments
+from services.enrollment.adapters.relay import OutboxRelay
+from services.enrollment.domain.school_lists import parse_list
+from services.enrollment.entrypoints.payment_consumer import PaymentConsumer
+from services.enrollment.service_layer.payments import DLQ_TOPIC, retry_unmatched
+from services.enrollment.service_layer.school_lists import import_rows
 from services.enrollment.settings import PREMIUM_RULES_DIR
 from shared.db import make_engine, make_sessionmaker
 from shared.events import TOPIC_ENROLLMENT_EVENTS

@@ -8,11 +8,12 @@ from datetime import date
 
 import pytest
 
-from services.settlement import coverage_store, hospitals, migrations
+from services.settlement import migrations
+from services.settlement.adapters import coverage_store, hospitals
+from services.settlement.adapters.hospitals import Hospital
 from services.settlement.engine import load_policy
-from services.settlement.hospitals import Hospital
 from services.settlement.sample import Stream
-from services.settlement.service import SettlementService
+from services.settlement.service_layer.settlements import SettlementService
 from shared.db import make_engine
 from shared.events import Event
 

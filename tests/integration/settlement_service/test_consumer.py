@@ -12,9 +12,12 @@ from aiokafka import AIOKafkaConsumer
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
-from services.settlement import consumer, coverage_store, migrations, rebuild
-from services.settlement.models import dead_letters, pending_events
+from services.settlement import migrations
+from services.settlement.adapters import coverage_store
+from services.settlement.adapters.tables import dead_letters, pending_events
+from services.settlement.entrypoints import consumer
 from services.settlement.sample import Stream
+from services.settlement.service_layer import rebuild
 from shared.db import make_engine
 from shared.events import Identity, dlq
 from shared.kafka import ensure_topics, make_producer

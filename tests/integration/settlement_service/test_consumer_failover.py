@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.settlement import migrations
-from services.settlement.models import coverage_persons, processed_events
+from services.settlement.adapters.tables import coverage_persons, processed_events
 from services.settlement.sample import Stream
 from shared.db import make_engine
 from shared.events import Identity, dlq
@@ -28,7 +28,12 @@ PERSONS = 30
 
 def _consumer(env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-c", "from services.settlement.cli import main; main()", "consume"],
+        [
+            sys.executable,
+            "-c",
+            "from services.settlement.entrypoints.cli import main; main()",
+            "consume",
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

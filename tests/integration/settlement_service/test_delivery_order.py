@@ -10,8 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from services.settlement import coverage_store, migrations, projection
-from services.settlement.models import pending_events, processed_events
+from services.settlement import migrations
+from services.settlement.adapters import coverage_store
+from services.settlement.adapters.tables import pending_events, processed_events
+from services.settlement.domain import projection
 from services.settlement.sample import Stream
 from shared.db import make_engine
 from shared.events import Identity

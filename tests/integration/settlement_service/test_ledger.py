@@ -9,11 +9,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, update
 
-from services.settlement import verify as verifying
+from services.settlement.adapters.tables import accumulators, ledger
 from services.settlement.engine import Rejected
 from services.settlement.errors import Conflict, InvalidRequest, NotFound
-from services.settlement.models import accumulators, ledger
 from services.settlement.sample import Stream, claim
+from services.settlement.service_layer import verify as verifying
 
 pytestmark = pytest.mark.integration
 

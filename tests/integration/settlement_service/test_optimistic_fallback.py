@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from services.settlement import ledger
-from services.settlement import verify as verifying
+from services.settlement.adapters import ledger
 from services.settlement.sample import Stream, claim
+from services.settlement.service_layer import verify as verifying
 from tests.integration.settlement_service.conftest import World
 
 pytestmark = pytest.mark.integration

@@ -9,11 +9,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from services.settlement import coverage_store, hospitals, ledger, migrations
-from services.settlement import verify as verifying
+from services.settlement import migrations
+from services.settlement.adapters import coverage_store, hospitals, ledger
 from services.settlement.engine import load_policy
 from services.settlement.sample import Stream, claim
-from services.settlement.service import SettlementService
+from services.settlement.service_layer import verify as verifying
+from services.settlement.service_layer.settlements import SettlementService
 from shared.db import make_engine
 
 pytestmark = pytest.mark.integration

@@ -156,8 +156,8 @@ def test_each_image_runs_its_console_script_as_a_non_root_user(service):
     assert instruction(text, "USER") not in ("root", "0")
     cmd = json.loads(instruction(text, "CMD"))
     assert cmd == [service, "serve", "--host", "0.0.0.0", "--port", str(SPEC_PORTS[service])]
-    assert SCRIPTS[service] == f"services.{service}.cli:main"
-    cli = importlib.import_module(f"services.{service}.cli").cli
+    assert SCRIPTS[service] == f"services.{service}.entrypoints.cli:main"
+    cli = importlib.import_module(f"services.{service}.entrypoints.cli").cli
     assert "serve" in cli.commands, f"`{service} serve` is what the image runs"
 
 
@@ -174,7 +174,7 @@ def test_the_ci_entry_point_runs_make_test_which_installs_lints_and_tests():
 def test_settlement_serves_with_two_workers_and_consumes_in_its_own_process():
     from click.testing import CliRunner
 
-    from services.settlement.cli import cli
+    from services.settlement.entrypoints.cli import cli
 
     serve = SERVICES["settlement"]["command"]
     consume = SERVICES["settlement-consumer"]["command"]

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.enrollment import domain
-from services.enrollment.domain import DomainError, Registration
-from services.enrollment.premiums import PremiumRules
+from services.enrollment.domain import person as domain
+from services.enrollment.domain.person import DomainError, Registration
+from services.enrollment.domain.premiums import PremiumRules
 from shared.events import (
     Category,
     Channel,

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from services.enrollment.premium_files import NoPremiumRules, load_rules
-from services.enrollment.premiums import PremiumRulesError, parse_rules, premium_due
+from services.enrollment.adapters.premium_files import NoPremiumRules, load_rules
+from services.enrollment.domain.premiums import PremiumRulesError, parse_rules, premium_due
 from services.enrollment.settings import PREMIUM_RULES_DIR
 from shared.events import Category, Identity
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.enrollment.basic_data import (
+from services.enrollment.domain.basic_data import (
     BasicDataRow,
     csv_chunks,
     json_chunks,

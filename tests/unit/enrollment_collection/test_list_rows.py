@@ -7,7 +7,7 @@ import io
 import pytest
 from openpyxl import Workbook
 
-from services.enrollment.imports import ListFormatError, RowError, parse_list
+from services.enrollment.domain.school_lists import ListFormatError, RowError, parse_list
 from shared.events import Category, Identity
 
 pytestmark = pytest.mark.unit

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.enrollment.subsidies import (
+from services.enrollment.domain.subsidies import (
     SubsidyKind,
     SubsidyStatus,
     basic_data_payer,

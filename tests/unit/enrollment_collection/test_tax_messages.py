@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.enrollment.payments import MessageKind, Reason, Rejected, parse, to_message
+from services.enrollment.domain.tax_messages import MessageKind, Reason, Rejected, parse, to_message
 from shared.events import Channel, Payer
 
 pytestmark = pytest.mark.unit

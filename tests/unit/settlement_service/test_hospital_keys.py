@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from services.settlement import hospitals
+from services.settlement.adapters import hospitals
 
 pytestmark = pytest.mark.unit
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.settlement import projection
+from services.settlement.domain import projection
 from services.settlement.sample import Stream, certno
 from shared.events import Identity, PremiumDueChanged, PremiumRefunded, SubsidyGranted
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from services.enrollment.models import Position, UtcDateTime
+from services.enrollment.adapters.tables import Position, UtcDateTime
 
 revision = "0001_event_store"
 down_revision = None

@@ -7,7 +7,7 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-from services.settlement.models import Amount
+from services.settlement.adapters.tables import Amount
 
 revision = "0001"
 down_revision = None

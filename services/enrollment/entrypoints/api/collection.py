@@ -1,0 +1,194 @@
+"""Collection routes: school-list upload, basic data, unmatched tax payments, subsidies."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from services.enrollment.adapters.collection_tables import unmatched_payments
+from services.enrollment.domain.basic_data import csv_chunks, json_chunks, render_table
+from services.enrollment.domain.school_lists import ListFormatError, parse_list
+from services.enrollment.entrypoints.api.deps import SessionmakerDep, SettingsDep
+from services.enrollment.entrypoints.api.errors import error
+from services.enrollment.service_layer import basic_data as basic_data_service
+from services.enrollment.service_layer.school_lists import import_rows
+from services.enrollment.service_layer.subsidy_list import COLUMNS as SUBSIDY_COLUMNS
+from services.enrollment.service_layer.subsidy_list import subsidy_rows
+from shared.certno import redact
+
+router = APIRouter(prefix="/api/v1", tags=["collection"])
+
+Year = Annotated[int, Query(ge=2000, le=2100, description="Insurance year.")]
+MAX_UPLOAD = 64 * 1024 * 1024
+
+
+class Format(StrEnum):
+    CSV = "csv"
+    JSON = "json"
+
+
+class RowErrorPublic(BaseModel):
+    row: int = Field(description="Spreadsheet row number (the header is row 1).")
+    field: str = Field(description="The column at fault.")
+    reason: str = Field(description="Why the row was refused.")
+
+
+class ImportReportPublic(BaseModel):
+    insurance_year: int = Field(description="The year the rows were registered for.")
+    rows: int = Field(description="Person rows read from the file (blank rows not counted).")
+    registered: int = Field(description="People newly registered for the year.")
+    already_registered: int = Field(description="Rows already registered for the year: no-ops.")
+    rejected: int = Field(description="Rows refused (see errors).")
+    errors: list[RowErrorPublic] = Field(description="Every refused row, field and reason.")
+
+
+class UnmatchedPublic(BaseModel):
+    id: int = Field(description="Row id in the unmatched list.")
+    tax_serial: str | None = Field(description="The message's tax_serial, when it had one.")
+    reason: str = Field(description="Stable reason code, e.g. UNKNOWN_CERTNO, MALFORMED_JSON.")
+    message: str = Field(description="Readable explanation.")
+    raw: str = Field(description="The message as received (ID numbers masked).")
+    received_at: str = Field(description="When it was first received (UTC).")
+    resolved_at: str | None = Field(description="When a retry applied it (or found it a dup).")
+    resolution: str | None = Field(description="applied or duplicate, once resolved.")
+
+
+async def _upload(request: Request) -> tuple[bytes, str, str]:
+    """The file from a multipart form (field ``file``) or the raw body."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise HTTPException(422, "multipart upload needs a file field named 'file'")
+        data = await upload.read()
+        return data, upload.filename or "", upload.content_type or ""
+    return await request.body(), "", content_type
+
+
+@router.post(
+    "/persons/batch",
+    response_model=ImportReportPublic,
+    summary="Register a school's list (CSV UTF-8/GB18030 or XLSX)",
+    description=(
+        "Upload the list as multipart/form-data (field `file`) or as the raw request body. "
+        "Columns: certno, name, category, organization, region, identity. Good rows are "
+        "registered even when others are bad; importing the same file again changes nothing."
+    ),
+)
+async def import_list(
+    request: Request, year: Year, sessionmaker: SessionmakerDep, settings: SettingsDep
+) -> Any:
+    try:
+        data, filename, content_type = await _upload(request)
+    except HTTPException as exc:
+        return error(422, "INVALID_LIST_FILE", str(exc.detail))
+    if len(data) > MAX_UPLOAD:
+        return error(413, "LIST_TOO_LARGE", f"a list may have at most {MAX_UPLOAD} bytes")
+    try:
+        parsed = parse_list(data, filename, content_type)
+    except ListFormatError as exc:
+        return error(422, exc.code, str(exc))
+    report = await import_rows(sessionmaker, parsed, year, settings.premium_rules_dir)
+    return report.as_dict()
+
+
+@router.get(
+    "/basic-data",
+    summary="Basic data for the tax bureau: everyone registered for a year",
+    description="CSV (UTF-8 with BOM, opens in Excel) or JSON: what each person owes, who pays.",
+    responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+)
+async def basic_data(
+    year: Year,
+    sessionmaker: SessionmakerDep,
+    format: Annotated[Format, Query(description="csv or json")] = Format.CSV,
+) -> Response:
+    # Streamed a page of people at a time: a city's year does not sit in memory at once.
+    pages = basic_data_service.pages(sessionmaker, year)
+    if format is Format.JSON:
+        return StreamingResponse(json_chunks(pages), media_type="application/json")
+    return StreamingResponse(
+        csv_chunks(pages),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="basic-data-{year}.csv"'},
+    )
+
+
+class PublishedPublic(BaseModel):
+    insurance_year: int = Field(description="The year published.")
+    queued: int = Field(description="Messages queued for enrollment.basic-data (one a person).")
+
+
+@router.post(
+    "/basic-data/publish",
+    response_model=PublishedPublic,
+    summary="Queue the basic data of a year for the tax bureau on enrollment.basic-data",
+    description="One JSON message per person, key psn_no, through the outbox (at least once).",
+)
+async def publish_basic_data(year: Year, sessionmaker: SessionmakerDep) -> Any:
+    queued = await basic_data_service.publish(sessionmaker, year)
+    return {"insurance_year": year, "queued": queued}
+
+
+@router.get(
+    "/payments/unmatched",
+    response_model=list[UnmatchedPublic],
+    summary="Tax messages that could not be applied (also on tax.premium-payments.dlq)",
+)
+async def unmatched(
+    sessionmaker: SessionmakerDep,
+    resolved: Annotated[
+        bool | None, Query(description="Only resolved (true) or open (false) ones.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> Any:
+    query = select(unmatched_payments).order_by(unmatched_payments.c.id).limit(limit)
+    if resolved is True:
+        query = query.where(unmatched_payments.c.resolved_at.is_not(None))
+    elif resolved is False:
+        query = query.where(unmatched_payments.c.resolved_at.is_(None))
+    async with sessionmaker() as session:
+        rows = (await session.execute(query)).all()
+    return [
+        {
+            "id": r.id,
+            "tax_serial": r.tax_serial,
+            "reason": r.reason,
+            "message": r.message,
+            "raw": redact(bytes(r.raw).decode("utf-8", errors="replace")),
+            "received_at": r.received_at.isoformat(),
+            "resolved_at": r.resolved_at.isoformat() if r.resolved_at else None,
+            "resolution": r.resolution,
+        }
+        for r in rows
+    ]
+
+
+@router.get(
+    "/subsidies",
+    summary="Subsidies granted for a year (by default those to pay out)",
+    description="status=payable (default) is the pay-out list; status=all lists every subsidy.",
+    responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+)
+async def subsidy_list(
+    year: Year,
+    sessionmaker: SessionmakerDep,
+    format: Annotated[Format, Query(description="csv or json")] = Format.JSON,
+    status: Annotated[
+        str, Query(description="payable, pending_policy, paid_by_government or all")
+    ] = "payable",
+) -> Response:
+    rows = await subsidy_rows(sessionmaker, year, None if status == "all" else status)
+    if format is Format.JSON:
+        return JSONResponse(rows)
+    return Response(
+        render_table(SUBSIDY_COLUMNS, rows).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="subsidies-{year}.csv"'},
+    )

@@ -1,0 +1,47 @@
+"""Errors to HTTP, in one place: ``{"code": ..., "message": ...}`` at the top level."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from services.enrollment.adapters.event_store import ConcurrencyConflict
+from services.enrollment.domain.person import DomainError
+from shared.certno import redact
+
+STATUS_BY_CODE = {
+    "PERSON_NOT_FOUND": 404,
+    "VERSION_CONFLICT": 409,
+}
+"""Domain codes with a status other than 422 (every other rule refusal is 422)."""
+
+
+def error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"code": code, "message": redact(message)})
+
+
+def _describe(errors: list[dict[str, Any]]) -> str:
+    parts = []
+    for err in errors:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn exceptions into error bodies."""
+
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return error(STATUS_BY_CODE.get(exc.code, 422), exc.code, exc.message)
+
+    @app.exception_handler(ConcurrencyConflict)
+    async def _conflict(_: Request, exc: ConcurrencyConflict) -> JSONResponse:
+        return error(409, "VERSION_CONFLICT", "the person changed concurrently; try again")
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error(422, "INVALID_REQUEST", _describe(list(exc.errors())))

@@ -1,0 +1,35 @@
+"""``/healthz`` (database reachable, relay state) and ``/metrics`` (Prometheus)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from services.enrollment.adapters.relay import relay_status
+from services.enrollment.entrypoints.api.deps import SessionmakerDep
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="Liveness: database reachable, relay state")
+async def healthz(request: Request, sessionmaker: SessionmakerDep) -> JSONResponse:
+    try:
+        async with sessionmaker() as session:
+            await session.execute(text("SELECT 1"))
+        relay = await relay_status(sessionmaker)
+    except Exception as exc:
+        return JSONResponse(
+            status_code=503, content={"status": "unavailable", "database": str(exc)[:200]}
+        )
+    runner = getattr(request.app.state, "relay", None)
+    relay["running"] = runner is not None
+    relay["connected"] = bool(runner and runner.connected)
+    relay["last_error"] = runner.last_error if runner else None
+    return JSONResponse({"status": "ok", "database": "ok", "relay": relay})
+
+
+@router.get("/metrics", summary="Prometheus metrics")
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

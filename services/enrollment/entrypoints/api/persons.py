@@ -1,0 +1,93 @@
+"""``/api/v1/persons``: register, read, change identity, record death."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from services.enrollment.domain.person import Registration
+from services.enrollment.entrypoints.api.deps import EnrollmentDep
+from services.enrollment.entrypoints.api.schemas import (
+    DeathRecord,
+    ErrorPublic,
+    EventPublic,
+    IdentityChange,
+    PersonCreate,
+    PersonPublic,
+    RegistrationPublic,
+    registration_public,
+)
+from services.enrollment.service_layer.persons import ChangeIdentity, RecordDeath
+
+router = APIRouter(prefix="/api/v1/persons", tags=["persons"])
+
+PsnNo = Annotated[str, Path(description="Person number (psn_no).", max_length=32)]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorPublic, "description": "Unknown person."},
+    409: {"model": ErrorPublic, "description": "The person changed concurrently."},
+    422: {"model": ErrorPublic, "description": "Invalid request or a rule refused it."},
+}
+
+
+@router.post(
+    "",
+    response_model=RegistrationPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": RegistrationPublic, "description": "Already registered."}, **ERRORS},
+    summary="Register a person for an insurance year",
+)
+async def register(
+    body: PersonCreate, enrollment: EnrollmentDep, response: Response
+) -> RegistrationPublic:
+    """201 with the new registration; 200 with the existing one for the same certno and year."""
+    result = await enrollment.register(Registration(**body.model_dump()))
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return registration_public(result.person, result.created)
+
+
+@router.get("", response_model=PersonPublic, responses=ERRORS, summary="Find a person by certno")
+async def find_by_certno(
+    enrollment: EnrollmentDep,
+    certno: Annotated[str, Query(description="Resident ID number.", max_length=32)],
+) -> PersonPublic:
+    return PersonPublic.of(await enrollment.person_by_certno(certno))
+
+
+@router.get("/{psn_no}", response_model=PersonPublic, responses=ERRORS, summary="Read a person")
+async def read(psn_no: PsnNo, enrollment: EnrollmentDep) -> PersonPublic:
+    return PersonPublic.of(await enrollment.person(psn_no))
+
+
+@router.get(
+    "/{psn_no}/events",
+    response_model=list[EventPublic],
+    responses=ERRORS,
+    summary="A person's event stream",
+)
+async def events(psn_no: PsnNo, enrollment: EnrollmentDep) -> list[EventPublic]:
+    return [EventPublic.of(e) for e in await enrollment.events(psn_no)]
+
+
+@router.post(
+    "/{psn_no}/identity",
+    response_model=PersonPublic,
+    responses=ERRORS,
+    summary="Change identity (special-person status)",
+)
+async def change_identity(
+    psn_no: PsnNo, body: IdentityChange, enrollment: EnrollmentDep
+) -> PersonPublic:
+    """Appends identity-changed (and premium-due-changed for each year whose amount changes)."""
+    state = await enrollment.change_identity(ChangeIdentity(psn_no=psn_no, **body.model_dump()))
+    return PersonPublic.of(state)
+
+
+@router.post(
+    "/{psn_no}/death", response_model=PersonPublic, responses=ERRORS, summary="Record a death"
+)
+async def record_death(psn_no: PsnNo, body: DeathRecord, enrollment: EnrollmentDep) -> PersonPublic:
+    """Deadline = date of death + 1 month unless given; later calls may move it (≤ + 3 months)."""
+    state = await enrollment.record_death(RecordDeath(psn_no=psn_no, **body.model_dump()))
+    return PersonPublic.of(state)

@@ -1,0 +1,32 @@
+"""The `enrollment` console script; each command lives beside the code it drives."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+def cli() -> None:
+    """Resident medical insurance — enrollment service and operator commands."""
+
+
+# Commands are registered below, one line each (keep this list sorted by command name).
+from services.enrollment.entrypoints.collection_commands import (  # noqa: E402
+    consume_payments,
+    export_basic_data,
+    import_list,
+    payments,
+)
+from services.enrollment.entrypoints.commands import migrate, relay, serve  # noqa: E402
+
+cli.add_command(consume_payments)
+cli.add_command(export_basic_data)
+cli.add_command(import_list)
+cli.add_command(migrate)
+cli.add_command(payments)
+cli.add_command(relay)
+cli.add_command(serve)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,226 @@
+"""Application handlers: load a stream, ask the domain, append — inside a unit of work.
+
+Each command handler is ``async def handler(command, uow, context)``; ``Enrollment`` wires them
+to ``unit_of_work.run`` (which commits, and re-runs a handler on a concurrency conflict: the
+handler re-loads and re-decides). Reads use a unit of work that is never committed.
+
+``psn_no`` is ``"P"`` + 20 upper-case hex digits of a random UUID: opaque, stable for life,
+assigned at the first registration, never derived from the certno (so it may appear in logs).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from services.enrollment.adapters.premium_files import NoPremiumRules, load_rules
+from services.enrollment.domain import person as domain
+from services.enrollment.domain.person import DomainError, PersonState, Registration
+from services.enrollment.domain.premiums import PremiumRules
+from services.enrollment.service_layer import unit_of_work
+from services.enrollment.service_layer.unit_of_work import UnitOfWork
+from shared.certno import mask
+from shared.events import Channel, Event, Identity, Payer
+
+log = logging.getLogger(__name__)
+
+
+class PersonNotFound(DomainError):
+    def __init__(self, what: str) -> None:
+        super().__init__("PERSON_NOT_FOUND", f"no person {what}")
+
+
+def new_psn_no() -> str:
+    return "P" + uuid.uuid4().hex[:20].upper()
+
+
+@dataclass(frozen=True)
+class Context:
+    """What handlers need besides the unit of work: premium rules and the calendar."""
+
+    rules_for: domain.RulesFor
+    today: Callable[[], date] = date.today
+
+
+def rules_from_directory(directory: Path) -> domain.RulesFor:
+    def rules_for(region: str, insurance_year: int) -> PremiumRules:
+        try:
+            return load_rules(directory, region, insurance_year)
+        except NoPremiumRules as exc:
+            raise DomainError("NO_PREMIUM_RULES", str(exc)) from exc
+
+    return rules_for
+
+
+@dataclass(frozen=True)
+class RegisterResult:
+    psn_no: str
+    created: bool
+    person: PersonState
+
+
+@dataclass(frozen=True)
+class ChangeIdentity:
+    psn_no: str
+    identity: Identity
+    medical_assistance: bool
+    reason: str
+    effective_from: date | None = None  # None: the first day of the current month (004)
+    evidence_ref: str | None = None
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class RecordPayment:
+    psn_no: str
+    insurance_year: int
+    amount: Decimal
+    payer: Payer
+    channel: Channel
+    tax_serial: str
+    paid_at: datetime
+
+
+@dataclass(frozen=True)
+class RecordDeath:
+    psn_no: str
+    date_of_death: date
+    settlement_deadline: date | None = None
+    expected_version: int | None = None
+
+
+async def load_person(
+    uow: UnitOfWork, psn_no: str, expected_version: int | None = None
+) -> tuple[list[Event], PersonState]:
+    """The stream and its state; ``VERSION_CONFLICT`` when the client saw another version."""
+    history = await uow.events.load(psn_no)
+    state = domain.fold(history)
+    if state is None:
+        raise PersonNotFound(psn_no)
+    if expected_version is not None and expected_version != state.version:
+        raise DomainError(
+            "VERSION_CONFLICT",
+            f"person {psn_no} is at version {state.version}, not {expected_version}",
+        )
+    return history, state
+
+
+async def handle_register(cmd: Registration, uow: UnitOfWork, ctx: Context) -> RegisterResult:
+    certno = domain.normalise_certno(cmd.certno, ctx.today()).value
+    psn_no = await uow.events.find_psn_no(certno)
+    history = await uow.events.load(psn_no) if psn_no else []
+    state = domain.fold(history)
+    new = domain.register(state, cmd, ctx.rules_for, ctx.today())
+    if not new:
+        assert psn_no is not None and state is not None
+        return RegisterResult(psn_no, created=False, person=state)
+    psn_no = psn_no or new_psn_no()
+    appended = await uow.events.append(psn_no, len(history), new)
+    person = domain.fold([*history, *appended])
+    assert person is not None
+    log.info("registered %s (%s) for %d", psn_no, mask(certno), cmd.insurance_year)
+    return RegisterResult(psn_no, created=True, person=person)
+
+
+async def handle_change_identity(cmd: ChangeIdentity, uow: UnitOfWork, ctx: Context) -> PersonState:
+    history, state = await load_person(uow, cmd.psn_no, cmd.expected_version)
+    effective_from = cmd.effective_from or ctx.today().replace(day=1)
+    new = domain.change_identity(
+        state,
+        identity=cmd.identity,
+        medical_assistance=cmd.medical_assistance,
+        effective_from=effective_from,
+        reason=cmd.reason,
+        evidence_ref=cmd.evidence_ref,
+        rules_for=ctx.rules_for,
+    )
+    appended = await uow.events.append(cmd.psn_no, len(history), new) if new else []
+    return _refold(history, appended)
+
+
+async def handle_record_payment(cmd: RecordPayment, uow: UnitOfWork, ctx: Context) -> PersonState:
+    history, state = await load_person(uow, cmd.psn_no)
+    new = domain.record_payment(
+        state,
+        insurance_year=cmd.insurance_year,
+        amount=cmd.amount,
+        payer=cmd.payer,
+        channel=cmd.channel,
+        tax_serial=cmd.tax_serial,
+        paid_at=cmd.paid_at,
+    )
+    appended = await uow.events.append(cmd.psn_no, len(history), new) if new else []
+    return _refold(history, appended)
+
+
+async def handle_record_death(cmd: RecordDeath, uow: UnitOfWork, ctx: Context) -> PersonState:
+    history, state = await load_person(uow, cmd.psn_no, cmd.expected_version)
+    new = domain.record_death(
+        state,
+        date_of_death=cmd.date_of_death,
+        settlement_deadline=cmd.settlement_deadline,
+        today=ctx.today(),
+    )
+    appended = await uow.events.append(cmd.psn_no, len(history), new) if new else []
+    return _refold(history, appended)
+
+
+def _refold(history: list[Event], appended: list[Event]) -> PersonState:
+    state = domain.fold([*history, *appended])
+    assert state is not None
+    return state
+
+
+class Enrollment:
+    """The application: command and query entry points over one database."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[Any], context: Context) -> None:
+        self.sessionmaker = sessionmaker
+        self.context = context
+
+    async def register(self, cmd: Registration) -> RegisterResult:
+        return await unit_of_work.run(
+            self.sessionmaker, lambda uow: handle_register(cmd, uow, self.context)
+        )
+
+    async def change_identity(self, cmd: ChangeIdentity) -> PersonState:
+        return await unit_of_work.run(
+            self.sessionmaker, lambda uow: handle_change_identity(cmd, uow, self.context)
+        )
+
+    async def record_payment(self, cmd: RecordPayment) -> PersonState:
+        return await unit_of_work.run(
+            self.sessionmaker, lambda uow: handle_record_payment(cmd, uow, self.context)
+        )
+
+    async def record_death(self, cmd: RecordDeath) -> PersonState:
+        return await unit_of_work.run(
+            self.sessionmaker, lambda uow: handle_record_death(cmd, uow, self.context)
+        )
+
+    async def person(self, psn_no: str) -> PersonState:
+        async with UnitOfWork(self.sessionmaker) as uow:
+            return (await load_person(uow, psn_no))[1]
+
+    async def person_by_certno(self, raw_certno: str) -> PersonState:
+        certno = domain.normalise_certno(raw_certno, self.context.today()).value
+        async with UnitOfWork(self.sessionmaker) as uow:
+            psn_no = await uow.events.find_psn_no(certno)
+            if psn_no is None:
+                raise PersonNotFound(f"with certno {mask(certno)}")
+            return (await load_person(uow, psn_no))[1]
+
+    async def events(self, psn_no: str) -> list[Event]:
+        async with UnitOfWork(self.sessionmaker) as uow:
+            history = await uow.events.load(psn_no)
+        if not history:
+            raise PersonNotFound(psn_no)
+        return history

@@ -1,0 +1,1 @@
+"""The settlement HTTP application (see app.py)."""
