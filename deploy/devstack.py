@@ -211,6 +211,9 @@ def _port_open(host: str, port: int) -> bool:
 
 def _require_free_port(host: str, port: int, who: str, hint: str = "") -> None:
     with socket.socket() as sock:
+        # As the servers themselves bind: a socket of the last run in TIME_WAIT is not "taken"
+        # (a port someone listens on still is), so `make run` right after Ctrl-C starts at once.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

@@ -62,6 +62,7 @@ class DevStack:
         return found.group(1) if found else None
 
     def start(self, timeout: float = 120.0) -> None:
+        self.lines = []  # a restart waits for its own banner
         self.process = subprocess.Popen(
             [
                 sys.executable,
