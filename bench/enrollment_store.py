@@ -13,10 +13,10 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from services.enrollment.adapters.event_store import EventStore
-from services.enrollment.adapters.migrate import upgrade_async
 from services.enrollment.adapters.relay import OutboxRelay
+from services.enrollment.bootstrap import migrate_async, unit_of_work_factory
 from services.enrollment.domain.person import Registration
+from services.enrollment.domain.state import numbered
 from services.enrollment.service_layer.persons import Context, Enrollment, rules_from_directory
 from services.enrollment.settings import PREMIUM_RULES_DIR
 from shared import tansu
@@ -59,17 +59,16 @@ async def _gather_limited(jobs, limit: int) -> None:
 
 
 async def _run(url: str, label: str) -> None:
-    await upgrade_async(url)
+    await migrate_async(url)
     engine = make_engine(url)
     sessionmaker = make_sessionmaker(engine)
-    enrollment = Enrollment(
-        sessionmaker, Context(rules_for=rules_from_directory(PREMIUM_RULES_DIR))
-    )
+    uow = unit_of_work_factory(sessionmaker)
+    enrollment = Enrollment(uow, Context(rules_for=rules_from_directory(PREMIUM_RULES_DIR)))
 
     async def bare(n: int) -> None:
-        async with sessionmaker() as session:
-            await EventStore(session).append(f"B{n}", 0, [_payload(10_000 + n)])
-            await session.commit()
+        async with uow() as work:
+            await work.events.append_many(numbered(f"B{n}", 0, [_payload(10_000 + n)]))
+            await work.commit()
 
     started = time.perf_counter()
     await _gather_limited([lambda n=n: bare(n) for n in range(N)], CONCURRENCY)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import Column, MetaData, String, Table, insert
 
-from services.enrollment.adapters.migrate import upgrade_async
+from services.enrollment.bootstrap import migrate_async, unit_of_work_factory
 from services.enrollment.domain.school_lists import parse_list
 from services.enrollment.service_layer.school_lists import import_rows
 from services.enrollment.settings import PREMIUM_RULES_DIR
@@ -66,12 +66,16 @@ async def baseline(url: str, data: bytes) -> float:
 
 
 async def run_import(url: str, data: bytes) -> float:
-    await upgrade_async(url)
+    await migrate_async(url)
     engine = make_engine(url)
     try:
         started = time.perf_counter()
         report = await import_rows(
-            make_sessionmaker(engine), parse_list(data), 2025, PREMIUM_RULES_DIR, chunk_rows=CHUNK
+            unit_of_work_factory(make_sessionmaker(engine)),
+            parse_list(data),
+            2025,
+            PREMIUM_RULES_DIR,
+            chunk_rows=CHUNK,
         )
         elapsed = time.perf_counter() - started
         assert report.registered == ROWS and not report.errors, report.as_dict()["rejected"]

@@ -25,8 +25,8 @@ from aiokafka import AIOKafkaConsumer
 from sqlalchemy import Column, MetaData, Numeric, String, Table, func, insert, select
 
 from bench.import_list import PG_ADMIN_DSN, _drop, _pg_database, certno, school_list
-from services.enrollment.adapters.collection_tables import payments
-from services.enrollment.adapters.migrate import upgrade_async
+from services.enrollment.adapters.tables import payments
+from services.enrollment.bootstrap import migrate_async, unit_of_work_factory
 from services.enrollment.domain.school_lists import parse_list
 from services.enrollment.entrypoints.payment_consumer import PaymentConsumer
 from services.enrollment.service_layer.school_lists import import_rows
@@ -114,7 +114,7 @@ async def through_consumer(url: str, bootstrap: str, topic: str) -> float:
     engine = make_engine(url)
     sessionmaker = make_sessionmaker(engine)
     consumer = PaymentConsumer(
-        sessionmaker,
+        unit_of_work_factory(sessionmaker),
         bootstrap,
         topic=topic,
         group_id=f"bench-{uuid.uuid4().hex[:6]}",
@@ -145,7 +145,11 @@ def _consumer_process(url: str, bootstrap: str, topic: str, group: str) -> None:
     async def go() -> None:
         engine = make_engine(url)
         consumer = PaymentConsumer(
-            make_sessionmaker(engine), bootstrap, topic=topic, group_id=group, batch_size=BATCH
+            unit_of_work_factory(make_sessionmaker(engine)),
+            bootstrap,
+            topic=topic,
+            group_id=group,
+            batch_size=BATCH,
         )
         await consumer.run()
 
@@ -193,10 +197,10 @@ async def scaled_out(url: str, bootstrap: str, topic: str, processes: int) -> fl
 
 async def registered(url: str) -> None:
     """Migrate ``url`` and register the PAYMENTS persons the messages pay for."""
-    await upgrade_async(url)
+    await migrate_async(url)
     engine = make_engine(url)
     await import_rows(
-        make_sessionmaker(engine),
+        unit_of_work_factory(make_sessionmaker(engine)),
         parse_list(school_list(PAYMENTS)),
         2025,
         PREMIUM_RULES_DIR,

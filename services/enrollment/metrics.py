@@ -20,3 +20,13 @@ RELAY_ERRORS = Counter("enrollment_relay_errors", "Broker or database errors see
 HTTP_REQUESTS = Counter(
     "enrollment_http_requests", "HTTP requests answered.", ["method", "route", "status"]
 )
+TAX_MESSAGES = Counter(
+    "enrollment_tax_messages",
+    "Tax-bureau messages handled, by outcome (applied, duplicate, unmatched).",
+    ["outcome"],
+)
+LIST_ROWS = Counter(
+    "enrollment_list_rows",
+    "School-list rows handled, by outcome (registered, already_registered, rejected).",
+    ["outcome"],
+)

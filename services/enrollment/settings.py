@@ -9,6 +9,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 PREMIUM_RULES_DIR = Path(__file__).parent / "premiums"
+MIGRATIONS = Path(__file__).parent / "migrations"
+"""The Alembic scripts (run by ``shared.migrate``: ``enrollment migrate`` and every start)."""
 
 
 class Settings(BaseSettings):
@@ -29,6 +31,12 @@ class Settings(BaseSettings):
         True, description="Consume tax.premium-payments inside `serve` (with the relay)."
     )
     payment_batch_size: int = Field(500, ge=1, description="Tax messages applied per transaction.")
+    staff_token_private_key_file: Path | None = Field(
+        None, description="Ed25519 PEM that signs staff access tokens (POST /api/v1/session)."
+    )
+    staff_token_public_key_file: Path | None = Field(
+        None, description="Its public half (default: derived from the private key)."
+    )
     log_level: str = "INFO"
 
     @property

@@ -1,5 +1,5 @@
-"""The enrollment domain, pure: a person's events fold into ``PersonState``; commands check the
-rules against that state and return the new event payloads, or raise ``DomainError``.
+"""A person's commands, pure: each checks the rules against the folded ``PersonState``
+(``state.py``) and returns the new event payloads, or raises ``DomainError``.
 
 No database, web or broker here. Premium amounts come from rules passed in (``RulesFor``), and
 "today" is an argument, so every rule is a plain function of its inputs.
@@ -12,7 +12,6 @@ Decisions where the sources are silent (SPEC §4, 004):
   changes, a ``premium-due-changed`` event follows the ``identity-changed`` one. Settlement learns
   amounts only from these events. Refunds of what was paid above the new amount are issue #4's.
 * The identity timeline only moves forward: a change dated before the last one is refused.
-* A payment whose ``tax_serial`` is already in the stream is a no-op (the feed redelivers).
 * After death nothing but a new ``settlement_deadline`` (extension or earlier final stop, within
   date of death + 3 months) is accepted; the date of death itself cannot be changed.
 """
@@ -20,213 +19,30 @@ Decisions where the sources are silent (SPEC §4, 004):
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime
-from decimal import Decimal
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
 
+from services.enrollment.domain.errors import DomainError
 from services.enrollment.domain.premiums import PremiumRules, premium_due
+from services.enrollment.domain.state import PersonState
 from shared import certno as certnos
 from shared.events import (
     Category,
-    Channel,
     DeceasedStop,
-    Event,
     EventPayload,
     Gender,
     Identity,
     IdentityChanged,
-    Payer,
     PremiumDueChanged,
-    PremiumPaid,
-    PremiumRefunded,
     Registered,
-    SubsidyGranted,
 )
-from shared.money import ZERO
 
 RulesFor = Callable[[str, int], PremiumRules]
 """(region, insurance_year) -> the premium rules; raises DomainError NO_PREMIUM_RULES."""
 
 DEADLINE_MONTHS = 1
 DEADLINE_LIMIT_MONTHS = 3
-
-
-class DomainError(Exception):
-    """A rule refused a command; ``code`` is stable (API clients switch on it)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-# --- state -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class YearRecord:
-    """A person's registration for one insurance year and what stands against it."""
-
-    insurance_year: int
-    category: Category
-    identity: Identity
-    medical_assistance: bool
-    region: str
-    organization: str
-    premium_due: Decimal
-    premium_paid: Decimal = ZERO
-    # Subsidies granted for the year (004 §二(二)), not counting those pending a policy.
-    subsidised: Decimal = ZERO
-
-    @property
-    def covered(self) -> bool:
-        """Coverage is active once confirmed payments reach the amount due (SPEC §4)."""
-        return self.premium_paid >= self.premium_due
-
-
-@dataclass(frozen=True, slots=True)
-class IdentityPeriod:
-    effective_from: date
-    identity: Identity
-    medical_assistance: bool
-
-
-@dataclass(frozen=True, slots=True)
-class PersonState:
-    """Everything the rules need to know about one person, folded from the stream."""
-
-    psn_no: str
-    version: int
-    certno: str
-    name: str
-    gender: Gender
-    birth_date: date
-    identity: Identity
-    medical_assistance: bool
-    timeline: tuple[IdentityPeriod, ...] = ()
-    years: Mapping[int, YearRecord] = field(default_factory=dict)
-    tax_serials: frozenset[str] = frozenset()
-    last_change_from: date | None = None  # effective_from of the last identity-changed
-    date_of_death: date | None = None
-    settlement_deadline: date | None = None
-
-    @property
-    def deceased(self) -> bool:
-        return self.date_of_death is not None
-
-
-def fold(events: Iterable[Event]) -> PersonState | None:
-    """The state after a stream (``None`` for an empty stream)."""
-    state: PersonState | None = None
-    for event in events:
-        state = apply(state, event)
-    return state
-
-
-def apply(state: PersonState | None, event: Event) -> PersonState:
-    """One step of the fold. Event types this module does not know leave the state as it is."""
-    payload = event.payload
-    if state is None:
-        if not isinstance(payload, Registered):
-            raise ValueError(f"stream {event.psn_no} does not start with registered")
-        state = PersonState(
-            psn_no=event.psn_no,
-            version=0,
-            certno=payload.certno,
-            name=payload.name,
-            gender=payload.gender,
-            birth_date=payload.birth_date,
-            identity=payload.identity,
-            medical_assistance=payload.medical_assistance,
-        )
-    state = replace(state, version=event.stream_version)
-    if isinstance(payload, Registered):
-        return _apply_registered(state, payload, event.occurred_at)
-    if isinstance(payload, IdentityChanged):
-        return _apply_identity(state, payload)
-    if isinstance(payload, PremiumDueChanged):
-        return _with_year(state, payload.insurance_year, premium_due=payload.premium_due)
-    if isinstance(payload, PremiumPaid):
-        record = state.years.get(payload.insurance_year)
-        paid = (record.premium_paid if record else ZERO) + payload.amount
-        state = replace(state, tax_serials=state.tax_serials | {payload.tax_serial})
-        return _with_year(state, payload.insurance_year, premium_paid=paid)
-    if isinstance(payload, PremiumRefunded):
-        record = state.years.get(payload.insurance_year)
-        paid = (record.premium_paid if record else ZERO) - payload.amount
-        state = replace(state, tax_serials=state.tax_serials | {payload.tax_serial})
-        return _with_year(state, payload.insurance_year, premium_paid=paid)
-    if isinstance(payload, SubsidyGranted):
-        record = state.years.get(payload.insurance_year)
-        if record is None or payload.status == "pending_policy":
-            return state
-        return _with_year(
-            state, payload.insurance_year, subsidised=record.subsidised + payload.amount
-        )
-    if isinstance(payload, DeceasedStop):
-        return replace(
-            state,
-            date_of_death=payload.date_of_death,
-            settlement_deadline=payload.settlement_deadline,
-        )
-    return state
-
-
-def _apply_registered(state: PersonState, p: Registered, occurred_at: datetime) -> PersonState:
-    record = YearRecord(
-        insurance_year=p.insurance_year,
-        category=p.category,
-        identity=p.identity,
-        medical_assistance=p.medical_assistance,
-        region=p.region,
-        organization=p.organization,
-        premium_due=p.premium_due,
-    )
-    # like an identity change, a registered identity counts from the month it was recorded in
-    period = IdentityPeriod(occurred_at.date().replace(day=1), p.identity, p.medical_assistance)
-    timeline = state.timeline
-    if not timeline or (timeline[-1].identity, timeline[-1].medical_assistance) != (
-        p.identity,
-        p.medical_assistance,
-    ):
-        timeline = (*timeline, period)
-    return replace(
-        state,
-        name=p.name,
-        identity=p.identity,
-        medical_assistance=p.medical_assistance,
-        timeline=timeline,
-        years={**state.years, p.insurance_year: record},
-    )
-
-
-def _apply_identity(state: PersonState, p: IdentityChanged) -> PersonState:
-    years = {
-        year: replace(record, identity=p.identity, medical_assistance=p.medical_assistance)
-        if year >= p.effective_from.year
-        else record
-        for year, record in state.years.items()
-    }
-    period = IdentityPeriod(p.effective_from, p.identity, p.medical_assistance)
-    return replace(
-        state,
-        identity=p.identity,
-        medical_assistance=p.medical_assistance,
-        timeline=(*state.timeline, period),
-        years=years,
-        last_change_from=p.effective_from,
-    )
-
-
-def _with_year(state: PersonState, year: int, **changes: object) -> PersonState:
-    record = state.years.get(year)
-    if record is None:  # a payment or amount for a year never registered: nothing to attach to
-        return state
-    return replace(state, years={**state.years, year: replace(record, **changes)})  # type: ignore[arg-type]
-
-
-# --- commands --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,7 +118,7 @@ def change_identity(
     rules_for: RulesFor,
 ) -> list[EventPayload]:
     """Change the identity from a date; adds ``premium-due-changed`` for each year it alters."""
-    _refuse_after_death(state)
+    refuse_after_death(state)
     if (identity, medical_assistance) == (state.identity, state.medical_assistance):
         return []
     if state.last_change_from and effective_from < state.last_change_from:
@@ -335,38 +151,6 @@ def change_identity(
                 )
             )
     return new
-
-
-def record_payment(
-    state: PersonState,
-    *,
-    insurance_year: int,
-    amount: Decimal,
-    payer: Payer,
-    channel: Channel,
-    tax_serial: str,
-    paid_at: datetime,
-) -> list[EventPayload]:
-    """A confirmed payment; ``[]`` when its ``tax_serial`` was already recorded."""
-    if tax_serial in state.tax_serials:
-        return []
-    _refuse_after_death(state)
-    if insurance_year not in state.years:
-        raise DomainError(
-            "NOT_REGISTERED_FOR_YEAR", f"the person is not registered for {insurance_year}"
-        )
-    if amount <= 0:
-        raise DomainError("INVALID_AMOUNT", "a payment amount must be positive")
-    return [
-        PremiumPaid(
-            insurance_year=insurance_year,
-            amount=amount,
-            payer=payer,
-            channel=channel,
-            tax_serial=tax_serial,
-            paid_at=paid_at,
-        )
-    ]
 
 
 def add_months(day: date, months: int) -> date:
@@ -411,7 +195,7 @@ def record_death(
     return [DeceasedStop(date_of_death=date_of_death, settlement_deadline=deadline)]
 
 
-def _refuse_after_death(state: PersonState) -> None:
+def refuse_after_death(state: PersonState) -> None:
     if state.deceased:
         raise DomainError(
             "ALREADY_DECEASED",

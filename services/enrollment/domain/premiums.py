@@ -11,12 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
+from shared.errors import CodedError
 from shared.events import Category, Identity
-from shared.money import ZERO, parse_money, quantize
+from shared.money import ZERO, parse_amount, quantize
 
 
-class PremiumRulesError(ValueError):
+class PremiumRulesError(CodedError, ValueError):
     """A rules file is malformed (missing category, bad amount, unknown identity)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("INVALID_PREMIUM_RULES", message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +45,7 @@ def parse_rules(text: str) -> PremiumRules:
     try:
         data = tomllib.loads(text)
         amounts = data["premium"]
-        by_category = {Category(k): parse_money(v) for k, v in amounts.items()}
+        by_category = {Category(k): parse_amount(v) for k, v in amounts.items()}
         exempt = frozenset(Identity(i) for i in data.get("exempt_identities", []))
         rules = PremiumRules(
             region=str(data["region"]),

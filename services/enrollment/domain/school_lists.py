@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from shared import certno as certnos
+from shared.errors import CodedError
 from shared.events import Category, Identity
 
 COLUMNS = ("certno", "name", "category", "organization", "region", "identity")
@@ -48,10 +49,11 @@ _REGION = re.compile(r"^\d{6}$")
 _XLSX_MAGIC = b"PK\x03\x04"
 
 
-class ListFormatError(ValueError):
+class ListFormatError(CodedError, ValueError):
     """The file as a whole cannot be read (not CSV/XLSX, undecodable, no or bad header)."""
 
-    code = "INVALID_LIST_FILE"
+    def __init__(self, message: str) -> None:
+        super().__init__("INVALID_LIST_FILE", message)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-from services.enrollment.domain.person import PersonState
+from services.enrollment.domain.state import PersonState
 from shared.events import Identity, Payer
 from shared.money import quantize
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -28,12 +30,15 @@ from enum import StrEnum
 from typing import Any
 
 from shared import certno as certnos
+from shared.errors import CodedError
 from shared.events import Channel, Payer
-from shared.money import parse_money, quantize
+from shared.money import parse_amount, quantize
+
+log = logging.getLogger(__name__)
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
 MAX_SERIAL = 64
-MAX_AMOUNT = Decimal("1000000")
+MAX_PAYMENT = Decimal("1000000")  # a premium is hundreds of yuan; this guards the column too
 
 
 class Reason(StrEnum):
@@ -58,13 +63,13 @@ class MessageKind(StrEnum):
     REFUND = "refund"
 
 
-class Rejected(ValueError):
-    """A message that cannot be applied; ``tax_serial`` is set when the message had a usable one."""
+class Rejected(CodedError, ValueError):
+    """A message that cannot be applied: ``code`` is its ``reason``; ``tax_serial`` is set when
+    the message had a usable one."""
 
     def __init__(self, reason: Reason, message: str, tax_serial: str | None = None) -> None:
-        super().__init__(message)
+        super().__init__(reason.value, message)
         self.reason = reason
-        self.message = message
         self.tax_serial = tax_serial
 
 
@@ -118,13 +123,13 @@ def _amount(value: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise Rejected(Reason.WRONG_TYPE, "amount must be a number or a numeric string")
     try:
-        amount = parse_money(value)
+        amount = parse_amount(value)
     except ValueError as exc:
         raise Rejected(Reason.INVALID_FIELD, f"amount: {exc}") from None
     if amount <= 0:
         raise Rejected(Reason.NON_POSITIVE_AMOUNT, "amount must be positive")
-    if amount > MAX_AMOUNT:  # a premium is hundreds of yuan; this guards the column too
-        raise Rejected(Reason.INVALID_FIELD, f"amount is above {MAX_AMOUNT}")
+    if amount > MAX_PAYMENT:
+        raise Rejected(Reason.INVALID_FIELD, f"amount is above {MAX_PAYMENT}")
     return quantize(amount)
 
 
@@ -224,3 +229,57 @@ def to_message(payment: TaxPayment) -> bytes:
         body["kind"] = payment.kind.value
         body["original_tax_serial"] = payment.original_tax_serial
     return json.dumps(body).encode()
+
+
+# --- a batch ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One message value; ``unmatched_id`` is set when it is replayed from the unmatched list."""
+
+    raw: bytes
+    unmatched_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Miss:
+    """A message that cannot be applied, with its stable reason code."""
+
+    index: int  # place in the batch: the list keeps the order messages arrived in
+    incoming: Incoming
+    reason: str
+    message: str
+    tax_serial: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A batch read and validated message by message: what a decision starts from.
+
+    Parsing needs no database, so the consumer parses the next batch while the current one
+    waits on its round trips."""
+
+    batch: Sequence[Incoming]
+    good: list[tuple[int, Incoming, TaxPayment]]
+    misses: list[Miss]
+
+
+def processing_error(exc: Exception) -> tuple[str, str]:
+    """The reason and message of a message that met a bug (listed, not retried forever)."""
+    return Reason.PROCESSING_ERROR.value, f"could not process: {type(exc).__name__}"
+
+
+def parse_batch(batch: Sequence[Incoming]) -> Parsed:
+    """Parse every message of a batch; the bad ones become misses with their reason."""
+    misses: list[Miss] = []
+    good: list[tuple[int, Incoming, TaxPayment]] = []
+    for index, incoming in enumerate(batch):
+        try:
+            good.append((index, incoming, parse(incoming.raw)))
+        except Rejected as exc:
+            misses.append(Miss(index, incoming, exc.code, exc.message, exc.tax_serial))
+        except Exception as exc:  # a poison message must not stop the feed: list it
+            log.exception("unexpected error parsing a tax message")
+            misses.append(Miss(index, incoming, *processing_error(exc), None))
+    return Parsed(batch, good, misses)

@@ -11,13 +11,9 @@ def cli() -> None:
 
 
 # Commands are registered below, one line each (keep this list sorted by command name).
-from services.enrollment.entrypoints.collection_commands import (  # noqa: E402
-    consume_payments,
-    export_basic_data,
-    import_list,
-    payments,
-)
-from services.enrollment.entrypoints.commands import migrate, relay, serve  # noqa: E402
+from services.enrollment.entrypoints.commands.lists import export_basic_data, import_list  # noqa: E402
+from services.enrollment.entrypoints.commands.payments import consume_payments, payments  # noqa: E402
+from services.enrollment.entrypoints.commands.service import migrate, relay, serve  # noqa: E402
 
 cli.add_command(consume_payments)
 cli.add_command(export_basic_data)

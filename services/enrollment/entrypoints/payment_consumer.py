@@ -1,15 +1,15 @@
 """The consumer of the tax bureau's feed: ``tax.premium-payments``, consumer group ``enrollment``.
 
-Each poll (``getmany``) is applied as one database transaction (``payment_service``), and only
-after that commit are the Kafka offsets committed. A crash between the two redelivers the batch,
-which the ``payments`` primary key (``tax_serial``) and the unmatched list's ``dedup_key`` turn
-into no-ops: every payment is applied exactly once, every bad message listed (and dead-lettered,
-through the outbox) once. When the database is unreachable the consumer rewinds to the last
-committed offsets and tries again after a pause; it never skips a message. Dead-letter records
-always go to ``tax.premium-payments.dlq``. A refund that overtook its payment (the two on
-different partitions) is listed as ``UNKNOWN_ORIGINAL_PAYMENT`` and replayed automatically once
-payments have been applied; the tax bureau should key messages by certno so that one person's
-messages keep their order.
+Each poll (``getmany``) is applied as one database transaction (``service_layer/payments``),
+and only after that commit are the Kafka offsets committed. A crash between the two redelivers
+the batch, which the ``payments`` primary key (``tax_serial``) and the unmatched list's
+``dedup_key`` turn into no-ops: every payment is applied exactly once, every bad message listed
+(and dead-lettered, through the outbox) once. When the database is unreachable the consumer
+rewinds to the last committed offsets and tries again after a pause; it never skips a message.
+Dead-letter records always go to ``tax.premium-payments.dlq``. A refund that overtook its payment
+(the two on different partitions) is listed as ``UNKNOWN_ORIGINAL_PAYMENT`` and replayed
+automatically once payments have been applied; the tax bureau should key messages by certno so
+that one person's messages keep their order.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
-
 from services.enrollment.service_layer.payments import (
     DLQ_TOPIC,
     Incoming,
@@ -31,6 +29,7 @@ from services.enrollment.service_layer.payments import (
     parse_batch,
     retry_waiting_refunds,
 )
+from services.enrollment.service_layer.unit_of_work import UnitOfWorkFactory
 from shared.events import TOPIC_TAX_PAYMENTS
 from shared.kafka import ensure_topics, make_consumer
 
@@ -61,7 +60,7 @@ class PaymentConsumer:
 
     def __init__(
         self,
-        sessionmaker: async_sessionmaker[Any],
+        uow: UnitOfWorkFactory,
         bootstrap: str,
         *,
         topic: str = TOPIC_TAX_PAYMENTS,
@@ -69,7 +68,7 @@ class PaymentConsumer:
         batch_size: int = 500,
         retry_backoff: float = 1.0,
     ) -> None:
-        self.sessionmaker = sessionmaker
+        self.uow = uow
         self.bootstrap = bootstrap
         self.topic = topic
         self.group_id = group_id
@@ -138,9 +137,7 @@ class PaymentConsumer:
                     # An exception here leaves the offsets uncommitted: ``run`` restarts the
                     # consumer, which resumes from the last committed offsets.
                     await self._finish(consumer, in_flight.popleft())
-                task = asyncio.create_task(
-                    apply_messages(self.sessionmaker, parsed.batch, parsed=parsed)
-                )
+                task = asyncio.create_task(apply_messages(self.uow, parsed.batch, parsed=parsed))
                 offsets = {tp: part[-1].offset + 1 for tp, part in batches.items() if part}
                 in_flight.append(_InFlight(task, offsets, keys))
             while in_flight:
@@ -161,24 +158,18 @@ class PaymentConsumer:
         clock = asyncio.get_running_loop().time()
         if outcome.applied and clock - self._refunds_retried_at > REFUND_RETRY_SECONDS:
             self._refunds_retried_at = clock
-            await retry_waiting_refunds(self.sessionmaker)
+            await retry_waiting_refunds(self.uow)
         if outcome.unmatched:
             log.warning("unmatched tax messages: %s", outcome.reasons)
 
 
-def start_in_app(app: Any, settings: Any, sessionmaker: async_sessionmaker[Any]) -> None:
-    """Run the consumer as a background task of the HTTP app (``serve``), unless switched off
-    with ``PAYMENT_CONSUMER_ENABLED=false`` (then run ``enrollment consume-payments``)."""
-    app.state.payment_consumer = None
-    if not settings.payment_consumer_enabled:
-        return
-    consumer = PaymentConsumer(
-        sessionmaker,
-        settings.kafka_bootstrap_servers,
-        batch_size=settings.payment_batch_size,
-    )
+def start_in_app(app: Any, consumer: PaymentConsumer | None) -> None:
+    """Run the consumer as a background task of the HTTP app (``serve``); ``None`` when it is
+    switched off with ``PAYMENT_CONSUMER_ENABLED=false`` (then run ``enrollment
+    consume-payments``)."""
     app.state.payment_consumer = consumer
-    app.state.payment_consumer_task = asyncio.create_task(consumer.run(), name="tax-payments")
+    if consumer is not None:
+        app.state.payment_consumer_task = asyncio.create_task(consumer.run(), name="tax-payments")
 
 
 async def stop_in_app(app: Any) -> None:

@@ -14,21 +14,19 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from services.enrollment.adapters.premium_files import NoPremiumRules, load_rules
 from services.enrollment.domain import person as domain
-from services.enrollment.domain.person import DomainError, PersonState, Registration
+from services.enrollment.domain.errors import DomainError
+from services.enrollment.domain.person import Registration
 from services.enrollment.domain.premiums import PremiumRules
+from services.enrollment.domain.state import PersonState, fold, numbered
 from services.enrollment.service_layer import unit_of_work
-from services.enrollment.service_layer.unit_of_work import UnitOfWork
+from services.enrollment.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.certno import mask
-from shared.events import Channel, Event, Identity, Payer
+from shared.events import Event, EventPayload, Identity
 
 log = logging.getLogger(__name__)
 
@@ -79,17 +77,6 @@ class ChangeIdentity:
 
 
 @dataclass(frozen=True)
-class RecordPayment:
-    psn_no: str
-    insurance_year: int
-    amount: Decimal
-    payer: Payer
-    channel: Channel
-    tax_serial: str
-    paid_at: datetime
-
-
-@dataclass(frozen=True)
 class RecordDeath:
     psn_no: str
     date_of_death: date
@@ -102,7 +89,7 @@ async def load_person(
 ) -> tuple[list[Event], PersonState]:
     """The stream and its state; ``VERSION_CONFLICT`` when the client saw another version."""
     history = await uow.events.load(psn_no)
-    state = domain.fold(history)
+    state = fold(history)
     if state is None:
         raise PersonNotFound(psn_no)
     if expected_version is not None and expected_version != state.version:
@@ -117,14 +104,14 @@ async def handle_register(cmd: Registration, uow: UnitOfWork, ctx: Context) -> R
     certno = domain.normalise_certno(cmd.certno, ctx.today()).value
     psn_no = await uow.events.find_psn_no(certno)
     history = await uow.events.load(psn_no) if psn_no else []
-    state = domain.fold(history)
+    state = fold(history)
     new = domain.register(state, cmd, ctx.rules_for, ctx.today())
     if not new:
         assert psn_no is not None and state is not None
         return RegisterResult(psn_no, created=False, person=state)
     psn_no = psn_no or new_psn_no()
-    appended = await uow.events.append(psn_no, len(history), new)
-    person = domain.fold([*history, *appended])
+    appended = await _append(uow, psn_no, len(history), new)
+    person = fold([*history, *appended])
     assert person is not None
     log.info("registered %s (%s) for %d", psn_no, mask(certno), cmd.insurance_year)
     return RegisterResult(psn_no, created=True, person=person)
@@ -142,23 +129,7 @@ async def handle_change_identity(cmd: ChangeIdentity, uow: UnitOfWork, ctx: Cont
         evidence_ref=cmd.evidence_ref,
         rules_for=ctx.rules_for,
     )
-    appended = await uow.events.append(cmd.psn_no, len(history), new) if new else []
-    return _refold(history, appended)
-
-
-async def handle_record_payment(cmd: RecordPayment, uow: UnitOfWork, ctx: Context) -> PersonState:
-    history, state = await load_person(uow, cmd.psn_no)
-    new = domain.record_payment(
-        state,
-        insurance_year=cmd.insurance_year,
-        amount=cmd.amount,
-        payer=cmd.payer,
-        channel=cmd.channel,
-        tax_serial=cmd.tax_serial,
-        paid_at=cmd.paid_at,
-    )
-    appended = await uow.events.append(cmd.psn_no, len(history), new) if new else []
-    return _refold(history, appended)
+    return _refold(history, await _append(uow, cmd.psn_no, len(history), new))
 
 
 async def handle_record_death(cmd: RecordDeath, uow: UnitOfWork, ctx: Context) -> PersonState:
@@ -169,12 +140,20 @@ async def handle_record_death(cmd: RecordDeath, uow: UnitOfWork, ctx: Context) -
         settlement_deadline=cmd.settlement_deadline,
         today=ctx.today(),
     )
-    appended = await uow.events.append(cmd.psn_no, len(history), new) if new else []
-    return _refold(history, appended)
+    return _refold(history, await _append(uow, cmd.psn_no, len(history), new))
+
+
+async def _append(
+    uow: UnitOfWork, psn_no: str, version: int, new: list[EventPayload]
+) -> list[Event]:
+    """Number the new payloads after ``version`` and append them (a batch of one stream)."""
+    appended = numbered(psn_no, version, new)
+    await uow.events.append_many(appended)
+    return appended
 
 
 def _refold(history: list[Event], appended: list[Event]) -> PersonState:
-    state = domain.fold([*history, *appended])
+    state = fold([*history, *appended])
     assert state is not None
     return state
 
@@ -182,44 +161,37 @@ def _refold(history: list[Event], appended: list[Event]) -> PersonState:
 class Enrollment:
     """The application: command and query entry points over one database."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[Any], context: Context) -> None:
-        self.sessionmaker = sessionmaker
+    def __init__(self, uow: UnitOfWorkFactory, context: Context) -> None:
+        self.uow = uow
         self.context = context
 
     async def register(self, cmd: Registration) -> RegisterResult:
-        return await unit_of_work.run(
-            self.sessionmaker, lambda uow: handle_register(cmd, uow, self.context)
-        )
+        return await unit_of_work.run(self.uow, lambda uow: handle_register(cmd, uow, self.context))
 
     async def change_identity(self, cmd: ChangeIdentity) -> PersonState:
         return await unit_of_work.run(
-            self.sessionmaker, lambda uow: handle_change_identity(cmd, uow, self.context)
-        )
-
-    async def record_payment(self, cmd: RecordPayment) -> PersonState:
-        return await unit_of_work.run(
-            self.sessionmaker, lambda uow: handle_record_payment(cmd, uow, self.context)
+            self.uow, lambda uow: handle_change_identity(cmd, uow, self.context)
         )
 
     async def record_death(self, cmd: RecordDeath) -> PersonState:
         return await unit_of_work.run(
-            self.sessionmaker, lambda uow: handle_record_death(cmd, uow, self.context)
+            self.uow, lambda uow: handle_record_death(cmd, uow, self.context)
         )
 
     async def person(self, psn_no: str) -> PersonState:
-        async with UnitOfWork(self.sessionmaker) as uow:
+        async with self.uow() as uow:
             return (await load_person(uow, psn_no))[1]
 
     async def person_by_certno(self, raw_certno: str) -> PersonState:
         certno = domain.normalise_certno(raw_certno, self.context.today()).value
-        async with UnitOfWork(self.sessionmaker) as uow:
+        async with self.uow() as uow:
             psn_no = await uow.events.find_psn_no(certno)
             if psn_no is None:
                 raise PersonNotFound(f"with certno {mask(certno)}")
             return (await load_person(uow, psn_no))[1]
 
     async def events(self, psn_no: str) -> list[Event]:
-        async with UnitOfWork(self.sessionmaker) as uow:
+        async with self.uow() as uow:
             history = await uow.events.load(psn_no)
         if not history:
             raise PersonNotFound(psn_no)

@@ -15,20 +15,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import async_sessionmaker
-
 from services.enrollment import metrics
-from services.enrollment.adapters.bulk_store import append_many, load_streams, psn_nos_by_certno
-from services.enrollment.adapters.tables import registrations
-from services.enrollment.collection_metrics import LIST_ROWS
 from services.enrollment.domain import person as domain
+from services.enrollment.domain.errors import DomainError
 from services.enrollment.domain.school_lists import ListRow, ParsedList, RowError
+from services.enrollment.domain.state import fold
+from services.enrollment.service_layer import unit_of_work
 from services.enrollment.service_layer.persons import new_psn_no, rules_from_directory
+from services.enrollment.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.events import Event, utcnow
 
 CHUNK_ROWS = 1000
@@ -66,7 +64,7 @@ def _field_of(code: str) -> str:
 
 
 async def import_rows(
-    sessionmaker: async_sessionmaker[Any],
+    uow: UnitOfWorkFactory,
     parsed: ParsedList,
     insurance_year: int,
     rules_dir: Path,
@@ -85,81 +83,68 @@ async def import_rows(
     rules_for = rules_from_directory(rules_dir)
     for start in range(0, len(parsed.rows), chunk_rows):
         chunk = parsed.rows[start : start + chunk_rows]
-        for attempt in range(5):
-            try:
-                registered, existing, errors = await _import_chunk(
-                    sessionmaker, chunk, insurance_year, rules_for, now
-                )
-                break
-            except IntegrityError:
-                if attempt == 4:
-                    raise
+        registered, existing, errors = await unit_of_work.run(
+            uow,
+            partial(_import_chunk, chunk=chunk, year=insurance_year, rules_for=rules_for, now=now),
+            attempts=5,
+        )
         report.registered += registered
         report.already_registered += existing
         report.errors.extend(errors)
-        metrics.EVENTS_APPENDED.inc(registered)
         if progress:
             progress(len(chunk))
     report.errors.sort(key=lambda e: e.row)
-    LIST_ROWS.labels("registered").inc(report.registered)
-    LIST_ROWS.labels("already_registered").inc(report.already_registered)
-    LIST_ROWS.labels("rejected").inc(len({e.row for e in report.errors}))
+    metrics.LIST_ROWS.labels("registered").inc(report.registered)
+    metrics.LIST_ROWS.labels("already_registered").inc(report.already_registered)
+    metrics.LIST_ROWS.labels("rejected").inc(len({e.row for e in report.errors}))
     return report
 
 
 async def _import_chunk(
-    sessionmaker: async_sessionmaker[Any],
+    uow: UnitOfWork,
+    *,
     chunk: list[ListRow],
     year: int,
     rules_for: domain.RulesFor,
     now: datetime,
 ) -> tuple[int, int, list[RowError]]:
+    known = await uow.events.psn_nos({row.certno for row in chunk})
+    done = await uow.events.registered_for(year, known.values())
+    # People known from other years: their state decides (e.g. the dead are refused).
+    streams = await uow.events.load_many({p for p in known.values() if p not in done})
     errors: list[RowError] = []
-    async with sessionmaker() as session, session.begin():
-        known = await psn_nos_by_certno(session, (row.certno for row in chunk))
-        done: set[str] = set()
-        if known:
-            done = set(
-                (
-                    await session.execute(
-                        select(registrations.c.psn_no).where(
-                            registrations.c.insurance_year == year,
-                            registrations.c.psn_no.in_(list(known.values())),
-                        )
-                    )
-                ).scalars()
-            )
-        # People known from other years: their state decides (e.g. the dead are refused).
-        streams = await load_streams(session, (p for p in known.values() if p not in done))
-        new_events: list[Event] = []
-        existing = 0
-        for row in chunk:
-            psn_no = known.get(row.certno)
-            if psn_no in done:
-                existing += 1
-                continue
-            state = domain.fold(streams.get(psn_no, [])) if psn_no else None
-            request = domain.Registration(
-                certno=row.certno,
-                name=row.name,
-                category=row.category,
-                region=row.region,
-                organization=row.organization,
-                insurance_year=year,
-                identity=row.identity,
-            )
-            try:
-                payloads = domain.register(state, request, rules_for, now.date())
-            except domain.DomainError as exc:
-                errors.append(RowError(row.row, _field_of(exc.code), exc.message))
-                continue
-            if not payloads:
-                existing += 1
-                continue
-            psn_no = psn_no or new_psn_no()
-            version = state.version + 1 if state else 1
-            new_events.append(
-                Event.new(payloads[0], psn_no=psn_no, stream_version=version, occurred_at=now)
-            )
-        await append_many(session, new_events)
+    new_events: list[Event] = []
+    existing = 0
+    for row in chunk:
+        psn_no = known.get(row.certno)
+        if psn_no in done:
+            existing += 1
+            continue
+        state = fold(streams.get(psn_no, [])) if psn_no else None
+        try:
+            payloads = domain.register(state, _registration(row, year), rules_for, now.date())
+        except DomainError as exc:
+            errors.append(RowError(row.row, _field_of(exc.code), exc.message))
+            continue
+        if not payloads:
+            existing += 1
+            continue
+        psn_no = psn_no or new_psn_no()
+        version = state.version + 1 if state else 1
+        new_events.append(
+            Event.new(payloads[0], psn_no=psn_no, stream_version=version, occurred_at=now)
+        )
+    await uow.events.append_many(new_events)
     return len(new_events), existing, errors
+
+
+def _registration(row: ListRow, year: int) -> domain.Registration:
+    return domain.Registration(
+        certno=row.certno,
+        name=row.name,
+        category=row.category,
+        region=row.region,
+        organization=row.organization,
+        insurance_year=year,
+        identity=row.identity,
+    )

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
-
-from services.enrollment.adapters.collection_tables import subsidies
-from services.enrollment.adapters.tables import certno_index
+from services.enrollment.service_layer.unit_of_work import UnitOfWorkFactory
 from shared.money import fmt
 
 COLUMNS = (
@@ -24,19 +20,11 @@ COLUMNS = (
 
 
 async def subsidy_rows(
-    sessionmaker: async_sessionmaker[Any], year: int, status: str | None = "payable"
+    uow: UnitOfWorkFactory, year: int, status: str | None = "payable"
 ) -> list[dict[str, Any]]:
     """Subsidies of ``year`` (all statuses when ``status`` is None), oldest first."""
-    query = (
-        select(subsidies, certno_index.c.certno)
-        .join(certno_index, certno_index.c.psn_no == subsidies.c.psn_no)
-        .where(subsidies.c.insurance_year == year)
-        .order_by(subsidies.c.granted_at, subsidies.c.tax_serial)
-    )
-    if status is not None:
-        query = query.where(subsidies.c.status == status)
-    async with sessionmaker() as session:
-        rows = (await session.execute(query)).all()
+    async with uow() as work:
+        rows = await work.payments.subsidies_of(year, status)
     return [
         {
             "psn_no": r.psn_no,

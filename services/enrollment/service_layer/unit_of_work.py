@@ -1,9 +1,13 @@
 """The unit of work: one transaction around a handler; the only place that commits.
 
-``run(sessionmaker, handler)`` opens a unit of work, awaits ``handler(uow)`` and commits. When the
-append trips a unique key (``ConcurrencyConflict``) the transaction is rolled back and the handler
-runs again from scratch — it re-loads the stream, re-folds and re-checks its rules against the new
-state, so a retry never merges blindly. Handlers that must not re-run pass ``attempts=1``.
+``run(uow, handler)`` opens a unit of work (``uow`` is the factory ``bootstrap`` made), awaits
+``handler(uow)`` and commits. When a write trips a unique key (``ConcurrencyConflict``) the
+transaction is rolled back and the handler runs again from scratch — it re-loads the streams,
+re-folds and re-checks its rules against the new state, so a retry never merges blindly. Handlers
+that must not re-run pass ``attempts=1``.
+
+Inside, ``uow.events`` is the event store, ``uow.payments`` the tax feed's tables and
+``uow.outbox`` the outbox, all over one session and the ``Recorder`` chosen at start.
 """
 
 from __future__ import annotations
@@ -17,27 +21,41 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.enrollment import metrics
-from services.enrollment.adapters.event_store import ConcurrencyConflict, EventStore
+from services.enrollment.adapters.event_store import EventStore
 from services.enrollment.adapters.outbox import Outbox
+from services.enrollment.adapters.payment_records import PaymentRecords
+from services.enrollment.adapters.recorders import ConcurrencyConflict, Recorder
+from shared.events import TOPIC_ENROLLMENT_EVENTS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
 class UnitOfWork:
-    """A session, the event store and the outbox over it; commit publishes nothing by itself."""
+    """A session and the stores over it; commit publishes nothing by itself (the relay does)."""
 
     session: AsyncSession
     events: EventStore
+    payments: PaymentRecords
     outbox: Outbox
 
-    def __init__(self, sessionmaker: async_sessionmaker[Any]) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[Any],
+        recorder: type[Recorder],
+        *,
+        topic: str = TOPIC_ENROLLMENT_EVENTS,
+    ) -> None:
         self._sessionmaker = sessionmaker
+        self._recorder = recorder
+        self._topic = topic
 
     async def __aenter__(self) -> UnitOfWork:
         self.session = self._sessionmaker()
-        self.events = EventStore(self.session)
-        self.outbox = self.events.outbox
+        recorder = self._recorder(self.session)
+        self.events = EventStore(recorder, topic=self._topic)
+        self.payments = PaymentRecords(recorder)
+        self.outbox = Outbox(self.session)
         return self
 
     async def __aexit__(
@@ -52,25 +70,31 @@ class UnitOfWork:
             await self.session.close()
 
     async def commit(self) -> None:
+        """Commit the transaction; count the events it appended."""
         try:
             await self.session.commit()
         except IntegrityError as exc:  # a deferred unique check: another writer came first
-            raise ConcurrencyConflict("(at commit)", -1) from exc
+            raise ConcurrencyConflict("(at commit)") from exc
         metrics.EVENTS_APPENDED.inc(self.events.appended_count)
+        self.events.appended_count = 0
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+"""What the service layer is given: a fresh ``UnitOfWork`` per call (see ``bootstrap``)."""
 
 
 async def run(
-    sessionmaker: async_sessionmaker[Any],
+    uow: UnitOfWorkFactory,
     handler: Callable[[UnitOfWork], Awaitable[T]],
     *,
     attempts: int = 8,
 ) -> T:
     """Run ``handler`` in a unit of work and commit; re-run it on a concurrency conflict."""
     for attempt in range(1, attempts + 1):
-        async with UnitOfWork(sessionmaker) as uow:
+        async with uow() as work:
             try:
-                result = await handler(uow)
-                await uow.commit()
+                result = await handler(work)
+                await work.commit()
                 return result
             except ConcurrencyConflict:
                 if attempt == attempts:

@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from services.enrollment.adapters.migrate import upgrade_async
+from services.enrollment import bootstrap
 from services.enrollment.entrypoints.api.app import create_app
 from services.enrollment.settings import Settings
 from shared import tansu
@@ -21,7 +21,7 @@ from shared.db import make_engine, make_sessionmaker
 
 @pytest.fixture
 async def migrated_url(db_url: str) -> str:
-    await upgrade_async(db_url)
+    await bootstrap.migrate_async(db_url)
     return db_url
 
 

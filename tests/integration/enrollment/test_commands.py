@@ -13,8 +13,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import func, select
 
-from services.enrollment.adapters.event_store import EventStore
 from services.enrollment.adapters.tables import events, outbox
+from services.enrollment.bootstrap import unit_of_work_factory
+from services.enrollment.domain.state import numbered
 from shared.db import make_engine, make_sessionmaker
 from shared.events import TOPIC_ENROLLMENT_EVENTS, Event
 
@@ -39,9 +40,10 @@ async def test_migrate_then_a_standalone_relay_publishes_the_backlog(tmp_path, k
 
     engine = make_engine(url)
     sessionmaker = make_sessionmaker(engine)
-    async with sessionmaker() as session:
-        [event] = await EventStore(session).append(f"PCMD{os.getpid()}", 0, [registered(1)])
-        await session.commit()
+    async with unit_of_work_factory(sessionmaker)() as work:
+        [event] = numbered(f"PCMD{os.getpid()}", 0, [registered(1)])
+        await work.events.append_many([event])
+        await work.commit()
 
     relay = subprocess.Popen(
         [str(ENROLLMENT), "relay"],

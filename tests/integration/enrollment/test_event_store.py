@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 
-from services.enrollment.adapters.event_store import ConcurrencyConflict, EventStore
+from services.enrollment.adapters.recorders import ConcurrencyConflict
 from services.enrollment.adapters.tables import events, outbox, registrations
+from services.enrollment.bootstrap import unit_of_work_factory
+from services.enrollment.domain.state import numbered
 from services.enrollment.service_layer import unit_of_work
 from shared.events import Event, Identity, IdentityChanged, Registered
 
@@ -34,6 +36,20 @@ def registered(year: int = 2024, certno: str = CERTNO) -> Registered:
     )
 
 
+@pytest.fixture
+def uow(sessionmaker) -> unit_of_work.UnitOfWorkFactory:
+    return unit_of_work_factory(sessionmaker)
+
+
+async def append(uow, psn_no: str, version: int, payloads) -> list[Event]:
+    """Append payloads after ``version`` in a unit of work of their own, and commit."""
+    async with uow() as work:
+        new = numbered(psn_no, version, payloads)
+        await work.events.append_many(new)
+        await work.commit()
+    return new
+
+
 def identity(n: int) -> IdentityChanged:
     return IdentityChanged(
         identity=Identity.SUBSISTENCE,
@@ -43,13 +59,10 @@ def identity(n: int) -> IdentityChanged:
     )
 
 
-async def test_append_then_load_round_trips_with_outbox_rows(sessionmaker):
-    async with sessionmaker() as session:
-        store = EventStore(session)
-        appended = await store.append("P1", 0, [registered(), identity(1)])
-        await session.commit()
-    async with sessionmaker() as session:
-        store = EventStore(session)
+async def test_append_then_load_round_trips_with_outbox_rows(uow):
+    appended = await append(uow, "P1", 0, [registered(), identity(1)])
+    async with uow() as work:
+        store, session = work.events, work.session
         loaded = await store.load("P1")
         assert loaded == appended
         assert [e.stream_version for e in loaded] == [1, 2]
@@ -64,60 +77,47 @@ async def test_append_then_load_round_trips_with_outbox_rows(sessionmaker):
         assert positions == sorted(positions) and len(positions) == 2
 
 
-async def test_stale_expected_version_is_refused(sessionmaker):
-    async with sessionmaker() as session:
-        await EventStore(session).append("P1", 0, [registered()])
-        await session.commit()
-    async with sessionmaker() as session:
-        with pytest.raises(ConcurrencyConflict):
-            await EventStore(session).append("P1", 0, [identity(1)])
-        await session.rollback()
-    async with sessionmaker() as session:
-        assert len(await EventStore(session).load("P1")) == 1
+async def test_stale_expected_version_is_refused(uow):
+    await append(uow, "P1", 0, [registered()])
+    with pytest.raises(ConcurrencyConflict):
+        await append(uow, "P1", 0, [identity(1)])
+    async with uow() as work:
+        assert len(await work.events.load("P1")) == 1
 
 
-async def test_same_year_twice_is_refused_by_the_database(sessionmaker):
-    async with sessionmaker() as session:
-        await EventStore(session).append("P1", 0, [registered(2024)])
-        await session.commit()
-    async with sessionmaker() as session:
-        with pytest.raises(ConcurrencyConflict):
-            await EventStore(session).append("P1", 1, [registered(2024)])
-        await session.rollback()
+async def test_same_year_twice_is_refused_by_the_database(sessionmaker, uow):
+    await append(uow, "P1", 0, [registered(2024)])
+    with pytest.raises(ConcurrencyConflict):
+        await append(uow, "P1", 1, [registered(2024)])
     async with sessionmaker() as session:
         count = await session.scalar(select(func.count()).select_from(registrations))
         assert count == 1
 
 
-async def test_second_person_with_the_same_certno_is_refused(sessionmaker):
-    async with sessionmaker() as session:
-        await EventStore(session).append("P1", 0, [registered()])
-        await session.commit()
-    async with sessionmaker() as session:
-        with pytest.raises(ConcurrencyConflict):
-            await EventStore(session).append("P2", 0, [registered()])
-        await session.rollback()
+async def test_second_person_with_the_same_certno_is_refused(uow):
+    await append(uow, "P1", 0, [registered()])
+    with pytest.raises(ConcurrencyConflict):
+        await append(uow, "P2", 0, [registered()])
 
 
-async def test_concurrent_appends_to_one_stream_keep_every_version_once(sessionmaker):
+async def test_concurrent_appends_to_one_stream_keep_every_version_once(uow):
     """Twenty writers append to one stream at once; retries re-read, nothing merges or gaps."""
-    async with sessionmaker() as session:
-        await EventStore(session).append("P1", 0, [registered()])
-        await session.commit()
+    await append(uow, "P1", 0, [registered()])
 
     async def writer(n: int) -> int:
-        async def handler(uow: unit_of_work.UnitOfWork) -> int:
-            version = await uow.events.version("P1")
+        async def handler(work: unit_of_work.UnitOfWork) -> int:
+            version = await work.events.version("P1")
             await asyncio.sleep(0)  # let the others read the same version
-            await uow.events.append("P1", version, [identity(n)])
+            await work.events.append_many(numbered("P1", version, [identity(n)]))
             return version + 1
 
-        return await unit_of_work.run(sessionmaker, handler, attempts=50)
+        return await unit_of_work.run(uow, handler, attempts=50)
 
     versions = await asyncio.gather(*(writer(n) for n in range(20)))
     assert sorted(versions) == list(range(2, 22))
-    async with sessionmaker() as session:
-        stream = await EventStore(session).load("P1")
+    async with uow() as work:
+        stream = await work.events.load("P1")
+        session = work.session
         assert [e.stream_version for e in stream] == list(range(1, 22))
         reasons = sorted(e.payload.reason for e in stream[1:])
         assert reasons == sorted(f"change {n}" for n in range(20))
@@ -125,13 +125,13 @@ async def test_concurrent_appends_to_one_stream_keep_every_version_once(sessionm
         assert await session.scalar(select(func.count()).select_from(outbox)) == 21
 
 
-async def test_concurrent_first_appends_without_retry_one_wins(sessionmaker):
+async def test_concurrent_first_appends_without_retry_one_wins(uow):
     async def attempt(n: int) -> str:
-        async def handler(uow: unit_of_work.UnitOfWork) -> None:
-            await uow.events.append("P1", 0, [identity(n)])
+        async def handler(work: unit_of_work.UnitOfWork) -> None:
+            await work.events.append_many(numbered("P1", 0, [identity(n)]))
 
         try:
-            await unit_of_work.run(sessionmaker, handler, attempts=1)
+            await unit_of_work.run(uow, handler, attempts=1)
         except ConcurrencyConflict:
             return "conflict"
         return "ok"
@@ -141,10 +141,8 @@ async def test_concurrent_first_appends_without_retry_one_wins(sessionmaker):
     assert outcomes.count("conflict") == 4
 
 
-async def test_the_database_refuses_to_rewrite_or_delete_an_event(sessionmaker):
-    async with sessionmaker() as session:
-        await EventStore(session).append("P1", 0, [registered()])
-        await session.commit()
+async def test_the_database_refuses_to_rewrite_or_delete_an_event(sessionmaker, uow):
+    await append(uow, "P1", 0, [registered()])
     for statement in (
         update(events).values(payload="{}"),
         delete(events),
@@ -153,5 +151,5 @@ async def test_the_database_refuses_to_rewrite_or_delete_an_event(sessionmaker):
             with pytest.raises(DBAPIError, match="append-only"):
                 await session.execute(statement)
             await session.rollback()
-    async with sessionmaker() as session:
-        assert len(await EventStore(session).load("P1")) == 1
+    async with uow() as work:
+        assert len(await work.events.load("P1")) == 1

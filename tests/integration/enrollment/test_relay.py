@@ -13,10 +13,10 @@ from aiokafka import AIOKafkaConsumer
 from sqlalchemy import func, select
 
 from services.enrollment import metrics
-from services.enrollment.adapters.event_store import EventStore
-from services.enrollment.adapters.migrate import upgrade_async
 from services.enrollment.adapters.relay import OutboxRelay
 from services.enrollment.adapters.tables import outbox, relay_position
+from services.enrollment.bootstrap import migrate_async, unit_of_work_factory
+from services.enrollment.domain.state import numbered
 from shared import tansu
 from shared.db import make_engine, make_sessionmaker
 from shared.events import Event, Identity, IdentityChanged, Registered
@@ -48,9 +48,10 @@ def changed(n: int) -> IdentityChanged:
 
 
 async def append(sessionmaker, topic: str, psn_no: str, version: int, payload) -> Event:
-    async with sessionmaker() as session:
-        [event] = await EventStore(session, topic=topic).append(psn_no, version, [payload])
-        await session.commit()
+    async with unit_of_work_factory(sessionmaker, topic=topic)() as work:
+        [event] = numbered(psn_no, version, [payload])
+        await work.events.append_many([event])
+        await work.commit()
     return event
 
 
@@ -88,7 +89,7 @@ async def wait_drained(sessionmaker, timeout: float = 30.0) -> None:
 
 @pytest.fixture
 async def database(db_url):
-    await upgrade_async(db_url)
+    await migrate_async(db_url)
     engine = make_engine(db_url)
     yield engine, make_sessionmaker(engine)
     await engine.dispose()
@@ -147,15 +148,16 @@ async def test_a_transaction_committing_after_a_later_position_is_not_skipped(
     pg_url, kafka_bootstrap, topic
 ):
     """Txn A takes the lower outbox id and commits after txn B: both reach the topic."""
-    await upgrade_async(pg_url)
+    await migrate_async(pg_url)
     engine = make_engine(pg_url)
     sessionmaker = make_sessionmaker(engine)
     relay = make_relay(engine, sessionmaker, kafka_bootstrap, topic)
     producer = relay.producer_factory(kafka_bootstrap)
     await producer.start()
     try:
-        async with sessionmaker() as txn_a:
-            [event_a] = await EventStore(txn_a, topic=topic).append("PA", 0, [registered(1)])
+        async with unit_of_work_factory(sessionmaker, topic=topic)() as txn_a:
+            [event_a] = numbered("PA", 0, [registered(1)])
+            await txn_a.events.append_many([event_a])
             event_b = await append(sessionmaker, topic, "PB", 0, registered(2))  # commits first
             async with sessionmaker() as session:
                 ids = (await session.execute(select(outbox.c.id, outbox.c.key))).all()
@@ -206,7 +208,7 @@ async def test_a_crash_between_publish_and_delete_republishes_and_loses_nothing(
 
 
 async def test_survives_the_broker_going_away_and_coming_back(sqlite_url, topic):
-    await upgrade_async(sqlite_url)
+    await migrate_async(sqlite_url)
     engine = make_engine(sqlite_url)
     sessionmaker = make_sessionmaker(engine)
     port = tansu.free_port()
@@ -243,7 +245,7 @@ async def test_survives_the_broker_going_away_and_coming_back(sqlite_url, topic)
 
 async def test_only_one_relay_publishes_at_a_time_on_postgresql(pg_url, kafka_bootstrap, topic):
     """Two relays on one PostgreSQL database: the advisory lock keeps the second one idle."""
-    await upgrade_async(pg_url)
+    await migrate_async(pg_url)
     engine = make_engine(pg_url)
     sessionmaker = make_sessionmaker(engine)
     first = make_relay(engine, sessionmaker, kafka_bootstrap, topic)

@@ -10,8 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.enrollment.domain import person as domain
-from services.enrollment.domain.person import DomainError, Registration
+from services.enrollment.domain.errors import DomainError
+from services.enrollment.domain.payments import record_payment
+from services.enrollment.domain.person import Registration
 from services.enrollment.domain.premiums import PremiumRules
+from services.enrollment.domain.state import apply, fold
 from shared.events import (
     Category,
     Channel,
@@ -71,7 +74,7 @@ def stream(*payloads) -> list[Event]:
 
 def registered_state(*more, year: int = 2024, **overrides):
     [reg] = domain.register(None, request(insurance_year=year, **overrides), rules_for, TODAY)
-    return domain.fold(stream(reg, *more))
+    return fold(stream(reg, *more))
 
 
 def paid(amount: str, serial: str = "T1", year: int = 2024) -> PremiumPaid:
@@ -237,7 +240,7 @@ def test_payment_must_be_positive():
 
 
 def _pay(state, serial="T9", year=2024, amount="400"):
-    return domain.record_payment(
+    return record_payment(
         state,
         insurance_year=year,
         amount=Decimal(amount),
@@ -317,7 +320,7 @@ def test_add_months(day, months, expected):
 
 
 def test_fold_of_an_empty_stream_is_none_and_versions_follow_the_stream():
-    assert domain.fold([]) is None
+    assert fold([]) is None
     state = registered_state(paid("1", "A"), paid("2", "B"))
     assert state.version == 3
 
@@ -338,6 +341,6 @@ def test_whatever_is_asked_the_deadline_stays_between_death_and_three_months(dod
             continue
         for payload in new:
             event = Event.new(payload, psn_no="P1", stream_version=state.version + 1)
-            state = domain.apply(state, event)
+            state = apply(state, event)
         assert state.date_of_death == dod
         assert dod <= state.settlement_deadline <= limit

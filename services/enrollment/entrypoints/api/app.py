@@ -9,13 +9,10 @@ from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, FastAPI
 
-from services.enrollment.adapters.migrate import upgrade_async
-from services.enrollment.adapters.relay import OutboxRelay
+from services.enrollment import bootstrap
 from services.enrollment.entrypoints import payment_consumer
 from services.enrollment.entrypoints.api import collection, errors, health, openapi, persons
-from services.enrollment.service_layer.persons import Context, Enrollment, rules_from_directory
 from services.enrollment.settings import Settings
-from shared.db import make_engine, make_sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -30,30 +27,20 @@ def create_app(settings: Settings | None = None, *, run_relay: bool = True) -> F
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.ensure_database_dir()
-        await upgrade_async(settings.enrollment_database_url)
-        engine = make_engine(settings.enrollment_database_url, hide_parameters=True)
-        sessionmaker = make_sessionmaker(engine)
+        await bootstrap.migrate_async(settings.enrollment_database_url)
+        wiring = bootstrap.connect(settings, hide_parameters=True)
         app.state.settings = settings
-        app.state.engine = engine
-        app.state.sessionmaker = sessionmaker
-        app.state.enrollment = Enrollment(
-            sessionmaker, Context(rules_for=rules_from_directory(settings.premium_rules_dir))
-        )
-        app.state.relay = None
+        app.state.engine = wiring.engine
+        app.state.sessionmaker = wiring.sessionmaker
+        app.state.uow = wiring.uow
+        app.state.enrollment = wiring.enrollment()
+        app.state.relay = wiring.relay() if run_relay else None
         task: asyncio.Task[None] | None = None
-        if run_relay:
-            relay = OutboxRelay(
-                engine,
-                sessionmaker,
-                settings.kafka_bootstrap_servers,
-                batch_size=settings.relay_batch_size,
-                poll_interval=settings.relay_poll_interval,
-                retry_backoff=settings.relay_retry_backoff,
-            )
-            app.state.relay = relay
-            task = asyncio.create_task(relay.run(), name="outbox-relay")
+        if app.state.relay is not None:
+            task = asyncio.create_task(app.state.relay.run(), name="outbox-relay")
         if run_relay:  # the tax-feed consumer runs beside the relay (issue #4)
-            payment_consumer.start_in_app(app, settings, sessionmaker)
+            enabled = settings.payment_consumer_enabled
+            payment_consumer.start_in_app(app, wiring.payment_consumer() if enabled else None)
         log.info("enrollment ready (relay %s)", "on" if run_relay else "off")
         try:
             yield
@@ -65,7 +52,7 @@ def create_app(settings: Settings | None = None, *, run_relay: bool = True) -> F
                     await asyncio.wait_for(task, 10)
                 except (TimeoutError, asyncio.CancelledError):
                     task.cancel()
-            await engine.dispose()
+            await wiring.dispose()
 
     app = FastAPI(
         title="Enrollment — resident basic medical insurance",

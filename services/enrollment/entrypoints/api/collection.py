@@ -8,12 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
-from services.enrollment.adapters.collection_tables import unmatched_payments
 from services.enrollment.domain.basic_data import csv_chunks, json_chunks, render_table
 from services.enrollment.domain.school_lists import ListFormatError, parse_list
-from services.enrollment.entrypoints.api.deps import SessionmakerDep, SettingsDep
+from services.enrollment.entrypoints.api.deps import SettingsDep, UnitOfWorkDep
 from services.enrollment.entrypoints.api.errors import error
 from services.enrollment.service_layer import basic_data as basic_data_service
 from services.enrollment.service_layer.school_lists import import_rows
@@ -82,7 +80,7 @@ async def _upload(request: Request) -> tuple[bytes, str, str]:
     ),
 )
 async def import_list(
-    request: Request, year: Year, sessionmaker: SessionmakerDep, settings: SettingsDep
+    request: Request, year: Year, uow: UnitOfWorkDep, settings: SettingsDep
 ) -> Any:
     try:
         data, filename, content_type = await _upload(request)
@@ -93,8 +91,8 @@ async def import_list(
     try:
         parsed = parse_list(data, filename, content_type)
     except ListFormatError as exc:
-        return error(422, exc.code, str(exc))
-    report = await import_rows(sessionmaker, parsed, year, settings.premium_rules_dir)
+        return error(422, exc.code, exc.message)
+    report = await import_rows(uow, parsed, year, settings.premium_rules_dir)
     return report.as_dict()
 
 
@@ -106,11 +104,11 @@ async def import_list(
 )
 async def basic_data(
     year: Year,
-    sessionmaker: SessionmakerDep,
+    uow: UnitOfWorkDep,
     format: Annotated[Format, Query(description="csv or json")] = Format.CSV,
 ) -> Response:
     # Streamed a page of people at a time: a city's year does not sit in memory at once.
-    pages = basic_data_service.pages(sessionmaker, year)
+    pages = basic_data_service.pages(uow, year)
     if format is Format.JSON:
         return StreamingResponse(json_chunks(pages), media_type="application/json")
     return StreamingResponse(
@@ -131,8 +129,8 @@ class PublishedPublic(BaseModel):
     summary="Queue the basic data of a year for the tax bureau on enrollment.basic-data",
     description="One JSON message per person, key psn_no, through the outbox (at least once).",
 )
-async def publish_basic_data(year: Year, sessionmaker: SessionmakerDep) -> Any:
-    queued = await basic_data_service.publish(sessionmaker, year)
+async def publish_basic_data(year: Year, uow: UnitOfWorkDep) -> Any:
+    queued = await basic_data_service.publish(uow, year)
     return {"insurance_year": year, "queued": queued}
 
 
@@ -142,19 +140,14 @@ async def publish_basic_data(year: Year, sessionmaker: SessionmakerDep) -> Any:
     summary="Tax messages that could not be applied (also on tax.premium-payments.dlq)",
 )
 async def unmatched(
-    sessionmaker: SessionmakerDep,
+    uow: UnitOfWorkDep,
     resolved: Annotated[
         bool | None, Query(description="Only resolved (true) or open (false) ones.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> Any:
-    query = select(unmatched_payments).order_by(unmatched_payments.c.id).limit(limit)
-    if resolved is True:
-        query = query.where(unmatched_payments.c.resolved_at.is_not(None))
-    elif resolved is False:
-        query = query.where(unmatched_payments.c.resolved_at.is_(None))
-    async with sessionmaker() as session:
-        rows = (await session.execute(query)).all()
+    async with uow() as work:
+        rows = await work.payments.unmatched_list(resolved, limit)
     return [
         {
             "id": r.id,
@@ -178,13 +171,13 @@ async def unmatched(
 )
 async def subsidy_list(
     year: Year,
-    sessionmaker: SessionmakerDep,
+    uow: UnitOfWorkDep,
     format: Annotated[Format, Query(description="csv or json")] = Format.JSON,
     status: Annotated[
         str, Query(description="payable, pending_policy, paid_by_government or all")
     ] = "payable",
 ) -> Response:
-    rows = await subsidy_rows(sessionmaker, year, None if status == "all" else status)
+    rows = await subsidy_rows(uow, year, None if status == "all" else status)
     if format is Format.JSON:
         return JSONResponse(rows)
     return Response(

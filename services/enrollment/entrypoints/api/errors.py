@@ -8,8 +8,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from services.enrollment.adapters.event_store import ConcurrencyConflict
-from services.enrollment.domain.person import DomainError
+from services.enrollment.adapters.recorders import ConcurrencyConflict
+from services.enrollment.domain.errors import DomainError
 from shared.certno import redact
 
 STATUS_BY_CODE = {

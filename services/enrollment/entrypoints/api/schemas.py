@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.enrollment.domain.person import PersonState, YearRecord
+from services.enrollment.domain.state import PersonState, YearRecord
 from shared.events import Category, Event, Gender, Identity
 from shared.money import fmt
 

@@ -9,11 +9,16 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from services.enrollment.adapters.bulk_store import load_streams
-from services.enrollment.adapters.collection_tables import payments, subsidies, unmatched_payments
-from services.enrollment.adapters.tables import events, outbox
-from services.enrollment.domain import person as domain
+from services.enrollment.adapters.tables import (
+    events,
+    outbox,
+    payments,
+    subsidies,
+    unmatched_payments,
+)
+from services.enrollment.bootstrap import unit_of_work_factory as uow_for
 from services.enrollment.domain.school_lists import parse_list
+from services.enrollment.domain.state import PersonState, fold
 from services.enrollment.service_layer.payments import Incoming, apply_messages, retry_unmatched
 from services.enrollment.service_layer.school_lists import import_rows
 from services.enrollment.settings import PREMIUM_RULES_DIR
@@ -30,7 +35,7 @@ async def register(sessionmaker, *numbers: int, identity: str = "", year: int = 
         f"{unique_certno(n)},学生{n},student,一中,110105,{identity}\n" for n in numbers
     )
     report = await import_rows(
-        sessionmaker,
+        uow_for(sessionmaker),
         parse_list(text.encode()),
         year,
         PREMIUM_RULES_DIR,
@@ -58,16 +63,16 @@ async def event_types(sessionmaker) -> list[str]:
         return list((await session.execute(select(events.c.event_type))).scalars())
 
 
-async def state_of(sessionmaker, n: int) -> domain.PersonState:
+async def state_of(sessionmaker, n: int) -> PersonState:
     async with sessionmaker() as session:
-        streams = await load_streams(session, [])
         psn = (
             await session.execute(
                 select(events.c.psn_no).where(events.c.payload.contains(unique_certno(n)))
             )
         ).scalar_one()
-        streams = await load_streams(session, [psn])
-    state = domain.fold(streams[psn])
+    async with uow_for(sessionmaker)() as work:
+        stream = await work.events.load(psn)
+    state = fold(stream)
     assert state is not None
     return state
 
@@ -94,9 +99,9 @@ async def dlq_records(sessionmaker) -> list[dict]:
 
 async def test_a_payment_becomes_one_event_and_duplicates_do_nothing(sessionmaker):
     await register(sessionmaker, 1, 2)
-    out = await apply_messages(sessionmaker, [msg("T1", 1), msg("T1", 1), msg("T2", 2)])
+    out = await apply_messages(uow_for(sessionmaker), [msg("T1", 1), msg("T1", 1), msg("T2", 2)])
     assert (out.applied, out.duplicates, out.unmatched) == (2, 1, 0)
-    again = await apply_messages(sessionmaker, [msg("T1", 1), msg("T2", 2)])
+    again = await apply_messages(uow_for(sessionmaker), [msg("T1", 1), msg("T2", 2)])
     assert (again.applied, again.duplicates) == (0, 2)
     assert (await event_types(sessionmaker)).count("premium-paid") == 2
     state = await state_of(sessionmaker, 1)
@@ -118,10 +123,10 @@ async def test_every_kind_of_bad_message_is_listed_once_with_its_reason(sessionm
         msg("B7", 1, insurance_year="2024"),
         msg("B8", 1, kind="refund", original_tax_serial="NOPE"),
     ]
-    out = await apply_messages(sessionmaker, bad)
+    out = await apply_messages(uow_for(sessionmaker), bad)
     assert (out.applied, out.unmatched) == (0, 10)
     # a redelivery (crash before the offset commit) lists and dead-letters nothing twice
-    await apply_messages(sessionmaker, bad)
+    await apply_messages(uow_for(sessionmaker), bad)
     reasons = [r for _, r, _ in await unmatched(sessionmaker)]
     assert reasons == [
         "MALFORMED_JSON",
@@ -143,14 +148,14 @@ async def test_every_kind_of_bad_message_is_listed_once_with_its_reason(sessionm
 
 
 async def test_a_late_registration_then_retry_applies_the_payment_once(sessionmaker):
-    await apply_messages(sessionmaker, [msg("L1", 5)])
+    await apply_messages(uow_for(sessionmaker), [msg("L1", 5)])
     assert [r for _, r, _ in await unmatched(sessionmaker)] == ["UNKNOWN_CERTNO"]
-    still = await retry_unmatched(sessionmaker)
+    still = await retry_unmatched(uow_for(sessionmaker))
     assert (still.applied, still.unmatched) == (0, 1)
     await register(sessionmaker, 5)
-    done = await retry_unmatched(sessionmaker)
+    done = await retry_unmatched(uow_for(sessionmaker))
     assert (done.applied, done.resolved) == (1, 1)
-    assert (await retry_unmatched(sessionmaker)).applied == 0
+    assert (await retry_unmatched(uow_for(sessionmaker))).applied == 0
     (serial, _, resolved_at) = (await unmatched(sessionmaker))[0]
     assert serial == "L1" and resolved_at is not None
     assert (await event_types(sessionmaker)).count("premium-paid") == 1
@@ -159,10 +164,10 @@ async def test_a_late_registration_then_retry_applies_the_payment_once(sessionma
 
 async def test_a_refund_takes_the_money_back_but_never_more_than_was_paid(sessionmaker):
     await register(sessionmaker, 1)
-    await apply_messages(sessionmaker, [msg("P1", 1)])
+    await apply_messages(uow_for(sessionmaker), [msg("P1", 1)])
     refund = msg("R1", 1, amount="100.00", kind="refund", original_tax_serial="P1")
     too_much = msg("R2", 1, amount="260.01", kind="refund", original_tax_serial="P1")
-    out = await apply_messages(sessionmaker, [refund, refund, too_much])
+    out = await apply_messages(uow_for(sessionmaker), [refund, refund, too_much])
     assert (out.applied, out.duplicates, out.unmatched) == (1, 1, 1)
     assert out.reasons == {"REFUND_EXCEEDS_PAYMENT": 1}
     state = await state_of(sessionmaker, 1)
@@ -173,7 +178,7 @@ async def test_a_refund_takes_the_money_back_but_never_more_than_was_paid(sessio
 
 async def test_an_overpayment_is_recorded_not_dropped(sessionmaker):
     await register(sessionmaker, 1)
-    await apply_messages(sessionmaker, [msg("O1", 1), msg("O2", 1, amount="40.00")])
+    await apply_messages(uow_for(sessionmaker), [msg("O1", 1), msg("O2", 1, amount="40.00")])
     state = await state_of(sessionmaker, 1)
     assert state.years[2024].premium_paid == Decimal("400.00")
     async with sessionmaker() as session:
@@ -184,7 +189,8 @@ async def test_subsidies_follow_the_identity_and_date(sessionmaker):
     await register(sessionmaker, 1, identity="low_income_elderly")
     await register(sessionmaker, 2, identity="severe_disability")
     await apply_messages(
-        sessionmaker, [msg("S1", 1), msg("S2", 2, payer="government", channel="government")]
+        uow_for(sessionmaker),
+        [msg("S1", 1), msg("S2", 2, payer="government", channel="government")],
     )
     async with sessionmaker() as session:
         rows = {
@@ -208,7 +214,7 @@ async def test_the_same_batch_applied_twice_at_once_pays_once(sessionmaker):
     await register(sessionmaker, *range(10, 30))
     batch = [msg(f"C{n}", n) for n in range(10, 30)]
     one, two = await asyncio.gather(
-        apply_messages(sessionmaker, batch), apply_messages(sessionmaker, batch)
+        apply_messages(uow_for(sessionmaker), batch), apply_messages(uow_for(sessionmaker), batch)
     )
     assert one.applied + two.applied == 20, (one, two)
     assert one.duplicates + two.duplicates == 20
@@ -220,11 +226,13 @@ async def test_a_refund_that_overtook_its_payment_is_applied_once_the_payment_is
 
     await register(sessionmaker, 1)
     refund = msg("RR1", 1, amount="60.00", kind="refund", original_tax_serial="PP1")
-    assert (await apply_messages(sessionmaker, [refund])).reasons == {"UNKNOWN_ORIGINAL_PAYMENT": 1}
-    assert (await retry_waiting_refunds(sessionmaker)).applied == 0
-    await apply_messages(sessionmaker, [msg("PP1", 1)])
-    assert (await retry_waiting_refunds(sessionmaker)).applied == 1
-    assert (await retry_waiting_refunds(sessionmaker)).applied == 0
+    assert (await apply_messages(uow_for(sessionmaker), [refund])).reasons == {
+        "UNKNOWN_ORIGINAL_PAYMENT": 1
+    }
+    assert (await retry_waiting_refunds(uow_for(sessionmaker))).applied == 0
+    await apply_messages(uow_for(sessionmaker), [msg("PP1", 1)])
+    assert (await retry_waiting_refunds(uow_for(sessionmaker))).applied == 1
+    assert (await retry_waiting_refunds(uow_for(sessionmaker))).applied == 0
     state = await state_of(sessionmaker, 1)
     assert state.years[2024].premium_paid == Decimal("300.00")
     [(serial, _, resolved_at)] = await unmatched(sessionmaker)

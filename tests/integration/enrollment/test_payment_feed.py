@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from services.enrollment.adapters.collection_tables import payments, unmatched_payments
 from services.enrollment.adapters.relay import OutboxRelay
+from services.enrollment.adapters.tables import payments, unmatched_payments
+from services.enrollment.bootstrap import unit_of_work_factory as uow_for
 from services.enrollment.domain.school_lists import parse_list
 from services.enrollment.entrypoints.payment_consumer import PaymentConsumer
 from services.enrollment.service_layer.payments import DLQ_TOPIC, retry_unmatched
@@ -33,7 +34,7 @@ HEADER = "certno,name,category,organization,region,identity\n"
 async def register(sessionmaker, *numbers: int) -> None:
     text = HEADER + "".join(f"{unique_certno(n)},学生{n},student,一中,110105,\n" for n in numbers)
     await import_rows(
-        sessionmaker,
+        uow_for(sessionmaker),
         parse_list(text.encode()),
         2024,
         PREMIUM_RULES_DIR,
@@ -94,7 +95,11 @@ async def test_the_feed_applies_good_payments_once_and_dead_letters_the_rest(
     }
     relay = OutboxRelay(engine, sessionmaker, kafka_bootstrap, poll_interval=0.05)
     consumer = PaymentConsumer(
-        sessionmaker, kafka_bootstrap, topic=topic, group_id=f"enrollment-{run}", batch_size=4
+        uow_for(sessionmaker),
+        kafka_bootstrap,
+        topic=topic,
+        group_id=f"enrollment-{run}",
+        batch_size=4,
     )
     tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
     try:
@@ -113,7 +118,7 @@ async def test_the_feed_applies_good_payments_once_and_dead_letters_the_rest(
 
         # a late registration, then `payments retry`
         await register(sessionmaker, late)
-        outcome = await retry_unmatched(sessionmaker)
+        outcome = await retry_unmatched(uow_for(sessionmaker))
         assert (outcome.applied, outcome.unmatched) == (1, len(bad) - 1)
         expected_paid = {s(f"G{i}") for i in range(1, 6)} | {s("B6")}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from services.enrollment.bootstrap import unit_of_work_factory as uow_for
 from services.enrollment.entrypoints.payment_consumer import PaymentConsumer
 from shared.db import make_engine, make_sessionmaker
 
@@ -15,7 +16,7 @@ from shared.db import make_engine, make_sessionmaker
 async def main(url: str, bootstrap: str, topic: str, group: str, batch: int) -> None:
     engine = make_engine(url)
     consumer = PaymentConsumer(
-        make_sessionmaker(engine), bootstrap, topic=topic, group_id=group, batch_size=batch
+        uow_for(make_sessionmaker(engine)), bootstrap, topic=topic, group_id=group, batch_size=batch
     )
     await consumer.run()
 

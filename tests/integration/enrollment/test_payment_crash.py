@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from services.enrollment.adapters.collection_tables import payments
-from services.enrollment.adapters.migrate import upgrade_async
-from services.enrollment.adapters.tables import events
+from services.enrollment.adapters.tables import events, payments
+from services.enrollment.bootstrap import migrate_async
+from services.enrollment.bootstrap import unit_of_work_factory as uow_for
 from services.enrollment.domain.school_lists import parse_list
 from services.enrollment.service_layer.school_lists import import_rows
 from services.enrollment.settings import PREMIUM_RULES_DIR
@@ -47,7 +47,7 @@ def _start(url: str, bootstrap: str, topic: str, group: str) -> subprocess.Popen
 @pytest.fixture
 async def pg_migrated(pg_url: str) -> str:
     """PostgreSQL only: the production database, and one broker group join pair fewer."""
-    await upgrade_async(pg_url)
+    await migrate_async(pg_url)
     return pg_url
 
 
@@ -63,7 +63,7 @@ async def test_a_killed_consumer_restarts_and_applies_every_payment_exactly_once
         f"{unique_certno(n)},学生{n},student,一中,110105,\n" for n in range(PEOPLE)
     )
     await import_rows(
-        sessionmaker,
+        uow_for(sessionmaker),
         parse_list(text.encode()),
         2024,
         PREMIUM_RULES_DIR,

@@ -1,4 +1,4 @@
-"""Console commands of the enrollment service: ``serve``, ``migrate``, ``relay``."""
+"""Running the service: ``serve`` (HTTP API with the relay), ``migrate``, ``relay``."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ import asyncio
 import contextlib
 import logging
 import signal
+from typing import TYPE_CHECKING
 
 import click
 
-from shared.logging import configure
+from services.enrollment.entrypoints.commands import settings_for_command, with_database
+
+if TYPE_CHECKING:
+    from services.enrollment.bootstrap import Wiring
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +28,7 @@ def serve(host: str, port: int, no_relay: bool) -> None:
 
     from services.enrollment.entrypoints.api.app import create_app
     from services.enrollment.settings import Settings
+    from shared.logging import configure
 
     settings = Settings()
     configure("enrollment", settings.log_level)
@@ -34,46 +39,23 @@ def serve(host: str, port: int, no_relay: bool) -> None:
 @click.command()
 def migrate() -> None:
     """Apply the database migrations (Alembic) to ENROLLMENT_DATABASE_URL."""
-    from services.enrollment.adapters.migrate import upgrade
-    from services.enrollment.settings import Settings
+    from services.enrollment import bootstrap
 
-    settings = Settings()
-    configure("enrollment", settings.log_level)
-    settings.ensure_database_dir()
-    upgrade(settings.enrollment_database_url)
+    settings = settings_for_command()
+    bootstrap.migrate(settings.enrollment_database_url)
     log.info("migrations applied")
 
 
 @click.command()
 def relay() -> None:
     """Run the outbox relay alone (when the API runs with --no-relay)."""
-    from services.enrollment.adapters.migrate import upgrade
-    from services.enrollment.adapters.relay import OutboxRelay
-    from services.enrollment.settings import Settings
-    from shared.db import make_engine, make_sessionmaker
 
-    settings = Settings()
-    configure("enrollment", settings.log_level)
-    settings.ensure_database_dir()
-    upgrade(settings.enrollment_database_url)
-
-    async def main() -> None:
-        engine = make_engine(settings.enrollment_database_url, hide_parameters=True)
-        runner = OutboxRelay(
-            engine,
-            make_sessionmaker(engine),
-            settings.kafka_bootstrap_servers,
-            batch_size=settings.relay_batch_size,
-            poll_interval=settings.relay_poll_interval,
-            retry_backoff=settings.relay_retry_backoff,
-        )
+    async def work(wiring: Wiring) -> None:
+        runner = wiring.relay()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, runner.stop)
-        try:
-            await runner.run()
-        finally:
-            await engine.dispose()
+        await runner.run()
 
-    asyncio.run(main())
+    with_database(work, hide_parameters=True)

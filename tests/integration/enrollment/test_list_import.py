@@ -11,6 +11,7 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from services.enrollment.adapters.tables import events, outbox, registrations
+from services.enrollment.bootstrap import unit_of_work_factory as uow_for
 from services.enrollment.domain.school_lists import parse_list
 from services.enrollment.service_layer.school_lists import import_rows
 from services.enrollment.settings import PREMIUM_RULES_DIR
@@ -32,7 +33,12 @@ def _list(n: int, start: int = 0, identity: str = "") -> str:
 
 async def _import(sessionmaker, data: bytes, year: int = 2024, **kw):
     return await import_rows(
-        sessionmaker, parse_list(data, **kw), year, PREMIUM_RULES_DIR, now=TODAY, chunk_rows=7
+        uow_for(sessionmaker),
+        parse_list(data, **kw),
+        year,
+        PREMIUM_RULES_DIR,
+        now=TODAY,
+        chunk_rows=7,
     )
 
 
@@ -44,7 +50,7 @@ async def _count(sessionmaker, table) -> int:
 async def test_a_good_list_registers_everyone_once_with_their_premium(sessionmaker):
     progress: list[int] = []
     report = await import_rows(
-        sessionmaker,
+        uow_for(sessionmaker),
         parse_list(_list(20).encode()),
         2024,
         PREMIUM_RULES_DIR,
