@@ -10,8 +10,10 @@ Heavy imports happen inside each command, so ``enrollment --help`` stays quick.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from shared.logging import configure
 
@@ -48,3 +50,20 @@ def with_database(work: Callable[[Wiring], Awaitable[T]], *, hide_parameters: bo
             await wiring.dispose()
 
     return asyncio.run(main())
+
+
+class Runner(Protocol):
+    """A long-running worker (the relay, the payment consumer)."""
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+async def run_until_signalled(runner: Runner) -> None:
+    """``runner.run()`` until SIGINT or SIGTERM asks it to stop (it finishes its current work)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, runner.stop)
+    await runner.run()

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import signal
 from typing import TYPE_CHECKING
 
 import click
 
-from services.enrollment.entrypoints.commands import with_database
+from services.enrollment.entrypoints.commands import run_until_signalled, with_database
 
 if TYPE_CHECKING:
     from services.enrollment.bootstrap import Wiring
@@ -22,12 +19,7 @@ def consume_payments() -> None:
     """Consume tax.premium-payments (group ``enrollment``) until SIGINT/SIGTERM."""
 
     async def work(wiring: Wiring) -> None:
-        consumer = wiring.payment_consumer()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, consumer.stop)
-        await consumer.run()
+        await run_until_signalled(wiring.payment_consumer())
 
     with_database(work)
 

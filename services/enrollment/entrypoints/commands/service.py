@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import signal
 from typing import TYPE_CHECKING
 
 import click
 
-from services.enrollment.entrypoints.commands import settings_for_command, with_database
+from services.enrollment.entrypoints.commands import (
+    run_until_signalled,
+    settings_for_command,
+    with_database,
+)
 
 if TYPE_CHECKING:
     from services.enrollment.bootstrap import Wiring
@@ -51,11 +52,6 @@ def relay() -> None:
     """Run the outbox relay alone (when the API runs with --no-relay)."""
 
     async def work(wiring: Wiring) -> None:
-        runner = wiring.relay()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, runner.stop)
-        await runner.run()
+        await run_until_signalled(wiring.relay())
 
     with_database(work, hide_parameters=True)
