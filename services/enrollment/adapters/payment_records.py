@@ -19,13 +19,12 @@ from services.enrollment.adapters.recorders import Recorder
 from services.enrollment.adapters.tables import certno_index, payments, subsidies
 from services.enrollment.adapters.tables import unmatched_payments as unmatched
 from services.enrollment.domain.payments import (
-    Incoming,
     OriginalPayment,
     PaymentRow,
     SubsidyRow,
     UnmatchedRow,
 )
-from services.enrollment.domain.tax_messages import MessageKind, Reason
+from services.enrollment.domain.tax_messages import Incoming, MessageKind, Reason
 
 
 class PaymentRecords:

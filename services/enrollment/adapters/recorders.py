@@ -95,7 +95,7 @@ class PostgresRecorder(Recorder):
         if raw is None:
             return await super().select_in(key, wanted, columns, order_by)
         query = _any_query(
-            key.table.name,  # type: ignore[attr-defined]
+            key.table.name,
             key.name,
             tuple(c.name for c in columns),
             tuple(c.name for c in order_by),
