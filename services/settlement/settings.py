@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -24,6 +26,11 @@ class Settings(BaseSettings):
         validation_alias="SETTLEMENT_EVENTS_TOPIC",
     )
     consumer_group: str = Field("settlement", validation_alias="SETTLEMENT_CONSUMER_GROUP")
+    staff_token_public_key_file: Path | None = Field(
+        None,
+        validation_alias="STAFF_TOKEN_PUBLIC_KEY_FILE",
+        description="Ed25519 PEM that verifies staff access tokens signed by enrollment.",
+    )
 
 
 def get_settings() -> Settings:

@@ -11,12 +11,27 @@ from fastapi import APIRouter, FastAPI
 
 from services.enrollment import bootstrap
 from services.enrollment.entrypoints import payment_consumer
-from services.enrollment.entrypoints.api import collection, errors, health, openapi, persons
+from services.enrollment.entrypoints.api import (
+    audit,
+    auth,
+    collection,
+    errors,
+    health,
+    openapi,
+    persons,
+    session,
+)
 from services.enrollment.settings import Settings
 
 log = logging.getLogger(__name__)
 
-ROUTERS: list[APIRouter] = [health.router, persons.router, collection.router]
+ROUTERS: list[APIRouter] = [
+    health.router,
+    persons.router,
+    collection.router,
+    session.router,
+    audit.router,
+]
 """Every router of the service, in one place."""
 
 
@@ -61,6 +76,7 @@ def create_app(settings: Settings | None = None, *, run_relay: bool = True) -> F
         lifespan=lifespan,
     )
     errors.install(app)
+    auth.install(app)  # 401/403/429 of the staff dependencies (SPEC §8)
     for router in ROUTERS:
         app.include_router(router)
     openapi.install(app)

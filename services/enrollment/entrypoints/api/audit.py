@@ -22,13 +22,13 @@ INSTANT = "A date (YYYY-MM-DD: the whole day) or an ISO 8601 instant (UTC when n
 
 class AuditEntryPublic(BaseModel):
     id: int = Field(description="Increasing; pass the last one as after_id for the next page.")
-    at: datetime
+    at: datetime = Field(description="When it was done (UTC).")
     actor: str = Field(description="The staff name (or cli:USER / a feed for system actors).")
     role: str = Field(description="The actor's role, or system.")
     action: str = Field(description="What was done, e.g. staff.add, session.created.")
     psn_no: str | None = Field(description="The person concerned, if one.")
     records: int = Field(description="Rows handed out by a bulk export (0 otherwise).")
-    detail: dict[str, Any] | None
+    detail: dict[str, Any] | None = Field(description="More about it, per action (JSON).")
 
 
 def _bound(raw: str | None, name: str, *, end: bool) -> datetime | None:

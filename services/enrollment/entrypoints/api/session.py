@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Form
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
@@ -23,6 +23,38 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+class LoginForm(OAuth2PasswordRequestForm):
+    """FastAPI's OAuth2 password form, its fields described for the OpenAPI page."""
+
+    def __init__(
+        self,
+        *,
+        username: Annotated[str, Form(description="The staff name.", max_length=200)],
+        password: Annotated[
+            str,
+            Form(
+                description="The password.",
+                max_length=1000,
+                json_schema_extra={"format": "password"},
+            ),
+        ],
+        grant_type: Annotated[
+            str | None, Form(pattern="^password$", description="OAuth2: 'password' or omitted.")
+        ] = None,
+        scope: Annotated[str, Form(description="OAuth2 scopes: unused (the role decides).")] = "",
+        client_id: Annotated[str | None, Form(description="OAuth2 client: unused.")] = None,
+        client_secret: Annotated[str | None, Form(description="OAuth2 client: unused.")] = None,
+    ) -> None:
+        super().__init__(
+            grant_type=grant_type,
+            username=username,
+            password=password,
+            scope=scope,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
+
+
 class SessionPublic(BaseModel):
     """An OAuth2 bearer token: send it as ``Authorization: Bearer …`` until it expires."""
 
@@ -38,7 +70,7 @@ class SessionPublic(BaseModel):
     summary="Log in (OAuth2 password form): a short-lived access token",
 )
 async def create_session(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[LoginForm, Depends()],
     sessionmaker: SessionmakerDep,
     keys: TokenKeysDep,
 ) -> Any:

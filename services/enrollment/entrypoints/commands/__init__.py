@@ -3,6 +3,7 @@
 * ``service.py`` — ``serve``, ``migrate``, ``relay``: running the service;
 * ``lists.py`` — ``import-list``, ``export-basic-data``: school lists and the tax bureau's data;
 * ``payments.py`` — ``consume-payments``, ``payments retry``: the tax bureau's payment feed.
+* ``staff.py`` — ``staff add|list|rotate-token|disable``: who may call the API (SPEC §8).
 
 Heavy imports happen inside each command, so ``enrollment --help`` stays quick.
 """
