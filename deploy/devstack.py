@@ -7,8 +7,9 @@ In order, it
 2. starts ``enrollment serve`` on :8001 and ``settlement serve`` on :8002, each with a SQLite file
    under ``var/`` unless ``ENROLLMENT_DATABASE_URL`` / ``SETTLEMENT_DATABASE_URL`` say otherwise
    (each ``serve`` applies its migrations at start), and waits until each answers ``/healthz``;
-3. runs ``settlement hospitals demo`` and prints a banner: the URLs, the broker, the demo
-   hospital's key and a curl line to start from.
+3. runs ``settlement hospitals demo`` and ``enrollment staff add --name admin`` (a new token on
+   every start; the staff-token key pair is made once under ``var/``) and prints a banner: the
+   URLs, the broker, the demo hospital's key, the demo admin's token and a curl line to start from.
 
 Every child's output is printed under its name. Ctrl-C (or SIGTERM) stops every child and exits 0;
 if a child stops on its own, the others are stopped too and the exit status is 1.
@@ -39,7 +40,7 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from deploy.supervisor import ChildExited, StepFailed, Supervisor, signals_ignored
-from shared import tansu
+from shared import staff_tokens, tansu
 from shared.events import TOPIC_BASIC_DATA, TOPIC_ENROLLMENT_EVENTS, TOPIC_TAX_PAYMENTS, dlq
 from shared.kafka import ensure_topics
 
@@ -108,6 +109,7 @@ class Stack:
     services: list[Service]
     databases: dict[str, str]  # service name → database URL
     demo_key: str | None = None
+    admin_token: str | None = None
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -143,6 +145,11 @@ def start_stack(supervisor: Supervisor, args: argparse.Namespace) -> Stack:
         default = f"sqlite:///{args.var_dir.resolve() / service.name}.db"
         env[service.database_env] = os.environ.get(service.database_env) or default
     args.var_dir.mkdir(parents=True, exist_ok=True)
+    if not os.environ.get("STAFF_TOKEN_PRIVATE_KEY_FILE"):  # else the operator's keys are used
+        private, public = staff_tokens.ensure_key_pair(args.var_dir)
+        env["STAFF_TOKEN_PRIVATE_KEY_FILE"], env["STAFF_TOKEN_PUBLIC_KEY_FILE"] = map(
+            str, (private, public)
+        )
     for service in services:
         supervisor.say(ME, f"starting {service.name} on {service.url(args.host)}")
         serve = [service.script(), "serve", "--host", args.host, "--port", str(service.port)]
@@ -156,8 +163,19 @@ def start_stack(supervisor: Supervisor, args: argparse.Namespace) -> Stack:
     settlement = next((s for s in services if s.name == "settlement"), None)
     if settlement and "hospitals demo" in settlement.commands():
         lines = supervisor.run("settlement", [settlement.script(), "hospitals", "demo"], env)
-        stack.demo_key = next((line.strip() for line in reversed(lines) if line.strip()), None)
+        stack.demo_key = _last_line(lines)
+    enrollment = next((s for s in services if s.name == "enrollment"), None)
+    if enrollment and "staff add" in enrollment.commands():
+        admin = ["staff", "add", "--name", "admin", "--role", "admin", "--rotate-if-exists"]
+        stack.admin_token = _last_line(
+            supervisor.run("enrollment", [enrollment.script(), *admin], env)
+        )
     return stack
+
+
+def _last_line(lines: list[str]) -> str | None:
+    """What a one-shot command printed last (the key or token it made)."""
+    return next((line.strip() for line in reversed(lines) if line.strip()), None)
 
 
 def _services_to_start(supervisor: Supervisor, args: argparse.Namespace) -> list[Service]:
@@ -251,6 +269,8 @@ def banner(stack: Stack) -> str:
         lines.append(f"  {service.name:<12} {service.url(stack.host)}  /docs  data: {database}")
     if stack.demo_key:
         lines.append(f"  demo hospital key: {stack.demo_key}")
+    if stack.admin_token:
+        lines.append(f"  demo admin token: {stack.admin_token}")
     names = {s.name: s for s in stack.services}
     year = date.today().year
     if "enrollment" in names:

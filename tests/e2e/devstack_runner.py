@@ -61,6 +61,11 @@ class DevStack:
         found = re.search(r"demo hospital key: (\S+)", self.output)
         return found.group(1) if found else None
 
+    @property
+    def admin_token(self) -> str | None:
+        found = re.search(r"demo admin token: (\S+)", self.output)
+        return found.group(1) if found else None
+
     def start(self, timeout: float = 120.0) -> None:
         self.lines = []  # a restart waits for its own banner
         self.process = subprocess.Popen(

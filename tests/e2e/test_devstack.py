@@ -92,6 +92,15 @@ async def test_a_registration_reaches_kafka_and_ctrl_c_stops_every_process(stack
         )
         assert unauthorised.status_code == 401
 
+        # The banner's admin token is a staff member's (SPEC §8): it reads the audit log.
+        assert stack.admin_token
+        audit = await client.get(
+            f"{stack.enrollment_url}/api/v1/audit",
+            headers={"Authorization": f"Bearer {stack.admin_token}"},
+        )
+        assert audit.status_code == 200, audit.text
+        assert audit.json()[-1]["detail"] == {"name": "admin", "role": "admin"}
+
     assert stack.interrupt() == 0, stack.output
     leftovers = {p: c for p, c in children.items() if alive(p) and command_line(p) == c}
     assert leftovers == {}
@@ -150,6 +159,7 @@ async def test_make_run_right_after_stopping_it_is_up_in_seconds_with_its_data(s
         # which leaves their side in TIME_WAIT on the very ports the restart needs.
         assert stack.interrupt() == 0, stack.output
 
+    first_admin_token = stack.admin_token
     restarted = time.monotonic()
     stack.start(timeout=60)
     assert time.monotonic() - restarted < 30, stack.output
@@ -157,4 +167,12 @@ async def test_make_run_right_after_stopping_it_is_up_in_seconds_with_its_data(s
     async with httpx.AsyncClient(timeout=10) as client:
         again = await client.get(f"{stack.enrollment_url}/api/v1/persons/{psn_no}")
         assert again.status_code == 200, again.text
+        # The demo admin is kept, with a new token: the last run's is refused.
+        assert stack.admin_token and stack.admin_token != first_admin_token
+        for token, status in ((first_admin_token, 401), (stack.admin_token, 200)):
+            audit = await client.get(
+                f"{stack.enrollment_url}/api/v1/audit",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert audit.status_code == status, audit.text
     assert stack.interrupt() == 0, stack.output
