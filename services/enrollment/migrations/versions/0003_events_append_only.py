@@ -7,7 +7,7 @@ Create Date: 2026-11-23
 
 from __future__ import annotations
 
-from alembic import op
+from services.enrollment.migrations.triggers import append_only, drop_append_only
 
 revision = "0003_events_append_only"
 down_revision = "0002_collection"
@@ -16,31 +16,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            """
-            CREATE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                RAISE EXCEPTION 'events are append-only (% refused)', TG_OP;
-            END $$
-            """
-        )
-        op.execute(
-            "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events"
-            " FOR EACH ROW EXECUTE FUNCTION events_append_only()"
-        )
-    else:
-        for action in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER events_no_{action.lower()} BEFORE {action} ON events"
-                f" BEGIN SELECT RAISE(ABORT, 'events are append-only ({action} refused)'); END"
-            )
+    append_only("events", "events are")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER events_append_only ON events")
-        op.execute("DROP FUNCTION events_append_only()")
-    else:
-        op.execute("DROP TRIGGER events_no_update")
-        op.execute("DROP TRIGGER events_no_delete")
+    drop_append_only("events")

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from services.enrollment.adapters.tables import Position, UtcDateTime
+from services.enrollment.migrations.triggers import append_only, drop_append_only
 
 revision = "0004_staff_audit"
 down_revision = "0003_events_append_only"
@@ -52,35 +53,10 @@ def upgrade() -> None:
     op.create_index("ix_audit_log_at", "audit_log", ["at"])
     op.create_index("ix_audit_log_actor_at", "audit_log", ["actor_name", "at"])
     op.create_index("ix_audit_log_psn_no", "audit_log", ["psn_no"])
-    _append_only("audit_log")
-
-
-def _append_only(table: str) -> None:
-    """As migration 0003 does for events: the database itself refuses UPDATE and DELETE."""
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            f"""
-            CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                RAISE EXCEPTION '{table} is append-only (% refused)', TG_OP;
-            END $$
-            """
-        )
-        op.execute(
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}"
-            f" FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"
-        )
-    else:
-        for action in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table}"
-                f" BEGIN SELECT RAISE(ABORT, '{table} is append-only ({action} refused)'); END"
-            )
+    append_only("audit_log", "audit_log is")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER audit_log_append_only ON audit_log")
-        op.execute("DROP FUNCTION audit_log_append_only()")
+    drop_append_only("audit_log")
     op.drop_table("audit_log")
     op.drop_table("staff")
