@@ -2,22 +2,24 @@
 
 It changes only by a settlement (``apply``) or its reversal (``reverse``), and a reversal takes
 away exactly what its settlement added, so any order of settlements and reversals leaves the
-same totals as the settlements still standing.
+same totals as the settlements still standing. The ledger keeps each entry's change as a signed
+``Accumulator`` (``delta_from``); ``plus`` sums such changes, ``minus`` takes a settlement's
+change back out and refuses to leave a total below zero.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from services.settlement.engine.amounts import fen_text
 from services.settlement.engine.claim import MedType
+from shared.money import CENT, ZERO, fen_text
 
 if TYPE_CHECKING:
     from services.settlement.engine.result import Adjudication
 
-_ZERO = Decimal("0.00")
 AMOUNT_NAMES = (
     "basic_paid",
     "general_outpatient_paid",
@@ -37,12 +39,12 @@ class Accumulator(NamedTuple):
     """
 
     inpatient_stays: int = 0
-    basic_paid: Decimal = _ZERO
-    general_outpatient_paid: Decimal = _ZERO
-    accident_outpatient_paid: Decimal = _ZERO
-    catastrophic_burden: Decimal = _ZERO
-    catastrophic_paid: Decimal = _ZERO
-    assistance_paid: Decimal = _ZERO
+    basic_paid: Decimal = ZERO
+    general_outpatient_paid: Decimal = ZERO
+    accident_outpatient_paid: Decimal = ZERO
+    catastrophic_burden: Decimal = ZERO
+    catastrophic_paid: Decimal = ZERO
+    assistance_paid: Decimal = ZERO
 
     @classmethod
     def zero(cls) -> Accumulator:
@@ -62,15 +64,20 @@ class Accumulator(NamedTuple):
 
     def reverse(self, result: Adjudication) -> Accumulator:
         """The totals after reversing a settlement; refuses to go below zero."""
-        after = self._plus(
-            -result.stays_added,
-            result.med_type,
-            -result.hifp_pay,
-            -result.burden_added,
-            -result.hifmi_pay,
-            -result.maf_pay,
-        )
-        if after.inpatient_stays < 0 or any(getattr(after, n) < 0 for n in AMOUNT_NAMES):
+        return self.minus(Accumulator.zero().apply(result))
+
+    def delta_from(self, before: Accumulator) -> Accumulator:
+        """The signed change from ``before`` to these totals (what a ledger entry records)."""
+        return _combine(operator.sub, self, before)
+
+    def plus(self, delta: Accumulator) -> Accumulator:
+        """These totals moved by a signed change, as recorded; ``verify`` sums the ledger so."""
+        return _combine(operator.add, self, delta)
+
+    def minus(self, delta: Accumulator) -> Accumulator:
+        """These totals with a settlement's change taken back out; refuses to go below zero."""
+        after = _combine(operator.sub, self, delta)
+        if any(total < 0 for total in after):
             raise ValueError("reversal of a settlement these totals do not contain")
         return after
 
@@ -121,5 +128,10 @@ class Accumulator(NamedTuple):
             if name == "inpatient_stays":
                 values[name] = int(value)
             else:
-                values[name] = Decimal(str(value)).quantize(_ZERO)
+                values[name] = Decimal(str(value)).quantize(CENT)
         return cls(**values)
+
+
+def _combine(op: Callable[[Any, Any], Any], left: Accumulator, right: Accumulator) -> Accumulator:
+    # Field by field, in field order: the stay count stays an int, the amounts Decimal.
+    return Accumulator(*(op(a, b) for a, b in zip(left, right, strict=True)))

@@ -22,12 +22,12 @@ from decimal import Decimal
 
 from services.settlement.engine import receipt
 from services.settlement.engine.accumulator import Accumulator
-from services.settlement.engine.amounts import ZERO, check_amounts, to_fen
+from services.settlement.engine.amounts import check_amounts
 from services.settlement.engine.catastrophic import second_pass
 from services.settlement.engine.claim import Claim, HospitalProfile, MedType
 from services.settlement.engine.coverage import Coverage
 from services.settlement.engine.errors import Rejected, RejectionCode
-from services.settlement.engine.policy import Policy
+from services.settlement.engine.policy import AssistanceRule, Policy
 from services.settlement.engine.receipt import Step
 from services.settlement.engine.result import (
     ASSISTANCE_FUND,
@@ -37,6 +37,7 @@ from services.settlement.engine.result import (
     FundPayment,
 )
 from shared.events import Identity
+from shared.money import ZERO, quantize
 
 _SECOND_PASS = (MedType.INPATIENT, MedType.CHRONIC_OUTPATIENT)
 _ANYONE = Coverage()
@@ -55,21 +56,10 @@ def adjudicate(
     Checks run in the SPEC §5 order — amounts, dates, eligibility (skipped when ``coverage`` is
     None), the claim type's own conditions — and the first failure raises ``Rejected``.
     """
-    total = claim.medfee_sumamt
-    policy_scope = check_amounts(
-        total, claim.fulamt_ownpay_amt, claim.overlmt_selfpay, claim.preselfpay_amt
-    )
-    if claim.endtime < claim.begntime:
-        raise Rejected(
-            RejectionCode.INVALID_DATES,
-            f"endtime {claim.endtime.isoformat()} is before begntime {claim.begntime.isoformat()}",
-        )
-    year = claim.begntime.year
+    policy_scope = _checked(claim, coverage, settled_on)
     if coverage is None:
         coverage = _ANYONE
-    else:
-        coverage.check(year, claim.begntime.date(), settled_on)
-
+    total = claim.medfee_sumamt
     # Receipt lines are kept as steps (a formatter and its numbers) and printed when read.
     lines: list[Step] = [
         (
@@ -79,42 +69,11 @@ def adjudicate(
         )
     ]  # fmt: skip
     med_type = claim.med_type
-    if med_type is MedType.INPATIENT:
-        deductible, basic = _inpatient(policy, hospital, accumulator, policy_scope, year, lines)
-    elif med_type is MedType.CHRONIC_OUTPATIENT:
-        deductible, basic = _chronic(policy, claim, accumulator, policy_scope, lines)
-    elif med_type is MedType.GENERAL_OUTPATIENT:
-        deductible, basic = _general(policy, hospital, accumulator, policy_scope, lines)
-    else:
-        deductible, basic = _accident(policy, accumulator, policy_scope, lines)
-
+    deductible, basic = _first_pass(policy, claim, hospital, accumulator, policy_scope, lines)
     details = [FundPayment(BASIC_FUND, basic)]
-    burden = ZERO
-    catastrophic = ZERO
-    if med_type in _SECOND_PASS:
-        burden = policy_scope - basic
-        catastrophic = second_pass(
-            policy.catastrophic, coverage.identity, accumulator, burden, lines
-        )
-        details.append(FundPayment(CATASTROPHIC_FUND, catastrophic))
-    assistance = ZERO
-    if policy.assistance is not None and med_type in policy.assistance.applies_to:
-        rule = policy.assistance.rule(coverage.identity, coverage.medical_assistance)
-        if rule is not None:
-            base = max(policy_scope - basic - catastrophic, ZERO)
-            computed = to_fen(base * rule.ratio)
-            left = max(rule.annual_cap - accumulator.assistance_paid, ZERO)
-            assistance = min(computed, left)
-            who = _who(coverage.identity, coverage.medical_assistance)
-            lines.append(
-                (
-                    receipt.assistance,
-                    (ASSISTANCE_FUND, who, base, rule.ratio, computed, rule.annual_cap, left,
-                     assistance),
-                )
-            )  # fmt: skip
-            details.append(FundPayment(ASSISTANCE_FUND, assistance))
-
+    burden, catastrophic, assistance = _later_passes(
+        policy, med_type, coverage, accumulator, policy_scope, basic, lines, details
+    )
     funds = basic + catastrophic + assistance
     patient = total - funds
     lines.append((receipt.settlement, (total, funds, patient)))
@@ -122,7 +81,7 @@ def adjudicate(
         psn_no=claim.psn_no,
         mdtrt_id=claim.mdtrt_id,
         med_type=med_type,
-        insurance_year=year,
+        insurance_year=claim.begntime.year,
         medfee_sumamt=total,
         fulamt_ownpay_amt=claim.fulamt_ownpay_amt,
         overlmt_selfpay=claim.overlmt_selfpay,
@@ -142,6 +101,90 @@ def adjudicate(
     )
 
 
+def _checked(claim: Claim, coverage: Coverage | None, settled_on: date | None) -> Decimal:
+    """The first rules, in order: amounts, dates, eligibility. The policy-scope amount P."""
+    policy_scope = check_amounts(
+        claim.medfee_sumamt, claim.fulamt_ownpay_amt, claim.overlmt_selfpay, claim.preselfpay_amt
+    )
+    if claim.endtime < claim.begntime:
+        raise Rejected(
+            RejectionCode.INVALID_DATES,
+            f"endtime {claim.endtime.isoformat()} is before begntime {claim.begntime.isoformat()}",
+        )
+    if coverage is not None:
+        coverage.check(claim.begntime.year, claim.begntime.date(), settled_on)
+    return policy_scope
+
+
+def _first_pass(
+    policy: Policy,
+    claim: Claim,
+    hospital: HospitalProfile,
+    accumulator: Accumulator,
+    policy_scope: Decimal,
+    lines: list[Step],
+) -> tuple[Decimal, Decimal]:
+    """The basic fund's pass for the claim's type: (deductible, hifp_pay)."""
+    med_type = claim.med_type
+    if med_type is MedType.INPATIENT:
+        year = claim.begntime.year
+        return _inpatient(policy, hospital, accumulator, policy_scope, year, lines)
+    if med_type is MedType.CHRONIC_OUTPATIENT:
+        return _chronic(policy, claim, accumulator, policy_scope, lines)
+    if med_type is MedType.GENERAL_OUTPATIENT:
+        return _general(policy, hospital, accumulator, policy_scope, lines)
+    return _accident(policy, accumulator, policy_scope, lines)
+
+
+def _later_passes(
+    policy: Policy,
+    med_type: MedType,
+    coverage: Coverage,
+    accumulator: Accumulator,
+    policy_scope: Decimal,
+    basic: Decimal,
+    lines: list[Step],
+    details: list[FundPayment],
+) -> tuple[Decimal, Decimal, Decimal]:
+    """Catastrophic insurance and medical assistance after the basic fund: (the burden B the
+    claim adds, hifmi_pay, maf_pay); each fund of the waterfall goes into ``details``."""
+    burden = catastrophic = assistance = ZERO
+    if med_type in _SECOND_PASS:
+        burden = policy_scope - basic
+        catastrophic = second_pass(
+            policy.catastrophic, coverage.identity, accumulator, burden, lines
+        )
+        details.append(FundPayment(CATASTROPHIC_FUND, catastrophic))
+    if policy.assistance is not None and med_type in policy.assistance.applies_to:
+        rule = policy.assistance.rule(coverage.identity, coverage.medical_assistance)
+        if rule is not None:
+            base = max(policy_scope - basic - catastrophic, ZERO)
+            assistance = _third_pass(rule, coverage, accumulator, base, lines)
+            details.append(FundPayment(ASSISTANCE_FUND, assistance))
+    return burden, catastrophic, assistance
+
+
+def _third_pass(
+    rule: AssistanceRule,
+    coverage: Coverage,
+    accumulator: Accumulator,
+    base: Decimal,
+    lines: list[Step],
+) -> Decimal:
+    """Medical assistance on what the person still bears in policy scope, within its cap."""
+    computed = quantize(base * rule.ratio)
+    left = max(rule.annual_cap - accumulator.assistance_paid, ZERO)
+    assistance = min(computed, left)
+    who = _who(coverage.identity, coverage.medical_assistance)
+    lines.append(
+        (
+            receipt.assistance,
+            (ASSISTANCE_FUND, who, base, rule.ratio, computed, rule.annual_cap, left, assistance),
+        )
+    )
+    return assistance
+
+
 def _inpatient(
     policy: Policy,
     hospital: HospitalProfile,
@@ -154,7 +197,7 @@ def _inpatient(
     terms = rules.terms(hospital.level, hospital.public)
     stay = accumulator.inpatient_stays + 1
     factor = rules.deductible_factor(stay)
-    due = to_fen(terms.deductible * factor)
+    due = quantize(terms.deductible * factor)
     deductible = min(policy_scope, due)
     lines.append(
         (
@@ -241,7 +284,7 @@ def _capped(
     lines: list[Step],
 ) -> Decimal:
     """The basic fund's share, rounded to the fen, then held to what is left of its cap."""
-    computed = to_fen((policy_scope - deductible) * ratio)
+    computed = quantize((policy_scope - deductible) * ratio)
     left = max(left, ZERO)
     paid = min(computed, left)
     lines.append(

@@ -2,29 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from services.settlement.engine.errors import Rejected, RejectionCode
-
-CENT = Decimal("0.01")
-ZERO = Decimal("0.00")
-
-
-def to_fen(amount: Decimal) -> Decimal:
-    """Round half-up to 0.01 yuan: the one rounding rule of SPEC §5."""
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def fen_text(amount: Decimal) -> str:
-    """An amount as "123.45" on the wire and the receipt.
-
-    ``str`` when the amount already has two decimals, as every amount the engine computes does
-    (it is three times faster than a format spec); the format spec otherwise.
-    """
-    text = str(amount)
-    if text[-3:-2] == ".":
-        return text
-    return f"{amount:.2f}"
 
 
 def check_amounts(

@@ -6,8 +6,7 @@ from decimal import Decimal
 
 from services.settlement.engine.accumulator import Accumulator
 from services.settlement.engine.policy import Policy
-
-_ZERO = Decimal("0.00")
+from shared.money import ZERO
 
 
 def caps_remaining(policy: Policy, accumulator: Accumulator) -> dict[str, Decimal]:
@@ -18,12 +17,12 @@ def caps_remaining(policy: Policy, accumulator: Accumulator) -> dict[str, Decima
     identity and are not listed.
     """
     return {
-        "basic": max(policy.basic.annual_cap - accumulator.basic_paid, _ZERO),
+        "basic": max(policy.basic.annual_cap - accumulator.basic_paid, ZERO),
         "general_outpatient": max(
-            policy.general_outpatient.annual_cap - accumulator.general_outpatient_paid, _ZERO
+            policy.general_outpatient.annual_cap - accumulator.general_outpatient_paid, ZERO
         ),
         "accident_outpatient": max(
-            policy.accident_outpatient.annual_cap - accumulator.accident_outpatient_paid, _ZERO
+            policy.accident_outpatient.annual_cap - accumulator.accident_outpatient_paid, ZERO
         ),
-        "catastrophic": max(policy.catastrophic.annual_cap - accumulator.catastrophic_paid, _ZERO),
+        "catastrophic": max(policy.catastrophic.annual_cap - accumulator.catastrophic_paid, ZERO),
     }

@@ -14,10 +14,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from services.settlement.engine import receipt
-from services.settlement.engine.amounts import ZERO, to_fen
 from services.settlement.engine.receipt import Step
 from services.settlement.engine.result import CATASTROPHIC_FUND
 from shared.events import Identity
+from shared.money import ZERO, quantize
 
 if TYPE_CHECKING:
     from services.settlement.engine.accumulator import Accumulator
@@ -59,7 +59,7 @@ def second_pass(
     """What catastrophic insurance pays on a claim adding ``burden`` to the year's."""
     before = accumulator.catastrophic_burden
     after = before + burden
-    entitled = to_fen(rules.schedule(identity).entitlement(after))
+    entitled = quantize(rules.schedule(identity).entitlement(after))
     already = accumulator.catastrophic_paid
     left = max(rules.annual_cap - already, ZERO)
     paid = min(max(entitled - already, ZERO), left)

@@ -1,7 +1,8 @@
 """What a hospital sends: the claim body of SPEC §6 and the hospital's profile.
 
-The models parse at the boundary: amounts become exact ``Decimal`` with two decimals (a float is
-refused, it has already lost fen; so is a third decimal), times become ``datetime``. Build claims
+The models parse at the boundary: amounts become exact ``Decimal`` with two decimals through
+``shared.money.parse_amount`` (a float is refused, it has already lost fen; so is a third decimal
+or an amount no ledger column holds), times become ``datetime``. Build claims
 from a request with ``parse_claim``, which answers a malformed body with the SPEC code
 (``INVALID_REQUEST``, ``INVALID_AMOUNTS``, ``INVALID_DATES``) instead of a ``ValidationError``.
 Whether the values make sense together (a negative amount, self-paid parts above the total,
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -20,13 +21,12 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from services.settlement.engine.amounts import check_amounts
 from services.settlement.engine.errors import Rejected, RejectionCode
+from shared.money import parse_amount
 
 # Claim times are wall-clock times in the city; an aware time is read in China Standard Time so
 # that the insurance year (the year of admission) is the one the hospital's calendar shows.
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 
-_CENT = Decimal("0.01")
-_ZERO = Decimal("0.00")
 AMOUNT_FIELDS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt")
 TIME_FIELDS = ("begntime", "endtime")
 
@@ -38,29 +38,6 @@ class MedType(StrEnum):
     CHRONIC_OUTPATIENT = "chronic_outpatient"
     GENERAL_OUTPATIENT = "general_outpatient"
     ACCIDENT_OUTPATIENT = "accident_outpatient"
-
-
-def _exact_amount(value: Any) -> Decimal:
-    if type(value) is str:  # the usual case first: a claim line parsed from JSON
-        try:
-            amount = Decimal(value)  # surrounding whitespace is allowed
-        except InvalidOperation:
-            raise ValueError(f"not an amount: {value!r}") from None
-    elif isinstance(value, bool | float):
-        raise ValueError("an amount is a string or an integer, never a float")
-    elif isinstance(value, Decimal | int):
-        amount = Decimal(value)
-    else:
-        raise ValueError(f"not an amount: {value!r}")
-    if not amount.is_finite():
-        raise ValueError(f"not an amount: {value!r}")
-    exponent = amount.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2:
-        raise ValueError(f"more than two decimals: {value!r}")
-    if not amount:
-        return _ZERO  # not "-0.00", which would print
-    # Held with exactly two decimals from here on: every amount computed from it is in fen.
-    return amount.quantize(_CENT)
 
 
 def _moment(value: Any, day_ends: bool) -> datetime:
@@ -90,7 +67,9 @@ def _end_time(value: Any) -> datetime:
     return _moment(value, day_ends=True)
 
 
-ExactAmount = Annotated[Decimal, BeforeValidator(_exact_amount)]
+# Held with exactly two decimals from here on (never "-0.00", which would print): every amount
+# computed from it is in fen.
+ExactAmount = Annotated[Decimal, BeforeValidator(parse_amount)]
 StartTime = Annotated[datetime, BeforeValidator(_start_time)]
 EndTime = Annotated[datetime, BeforeValidator(_end_time)]
 
@@ -161,7 +140,7 @@ def _rejection(data: Mapping[str, Any], exc: ValidationError) -> Rejected:
     if amount_errors:
         return Rejected(RejectionCode.INVALID_AMOUNTS, "; ".join(amount_errors))
     # Amounts parsed; their own rules still come before the dates (SPEC §5 order of checks).
-    check_amounts(*(_exact_amount(data[name]) for name in AMOUNT_FIELDS))
+    check_amounts(*(parse_amount(data[name]) for name in AMOUNT_FIELDS))
     return Rejected(RejectionCode.INVALID_DATES, "; ".join(time_errors))
 
 

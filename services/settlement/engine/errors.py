@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from shared.errors import CodedError
+
 
 class RejectionCode(StrEnum):
     """Stable refusal codes, in the order SPEC §5 checks them."""
@@ -21,14 +23,8 @@ class RejectionCode(StrEnum):
     NOT_PRIMARY_CARE = "NOT_PRIMARY_CARE"
 
 
-class Rejected(Exception):
+class Rejected(CodedError):
     """A claim the engine refuses; ``code`` is stable, ``message`` is for people."""
 
     def __init__(self, code: RejectionCode | str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = str(code)
-        self.message = message
-
-    def to_wire(self) -> dict[str, str]:
-        """The refusal as SPEC §6 puts it: ``{"code": ..., "message": ...}``."""
-        return {"code": self.code, "message": self.message}
+        super().__init__(str(code), message)

@@ -34,6 +34,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from services.settlement.engine.catastrophic import Schedule
 from services.settlement.engine.claim import MedType
 from shared.events import Identity
+from shared.money import quantize
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
 HOSPITAL_LEVELS = (1, 2, 3)
@@ -44,14 +45,11 @@ class PolicyError(ValueError):
     """A policy file that cannot be used; the message names the file and the field."""
 
 
-def _in_fen(amount: Decimal) -> Decimal:
-    # Every amount carries two decimals, so every amount computed from it prints as yuan.fen.
-    return amount.quantize(Decimal("0.01"))
-
-
 Ratio = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
+# Every amount is held with two decimals (``decimal_places`` refuses more, so rounding changes
+# nothing), so every amount computed from it prints as yuan.fen.
 Amount = Annotated[
-    Decimal, Field(ge=0, allow_inf_nan=False, decimal_places=2), AfterValidator(_in_fen)
+    Decimal, Field(ge=0, allow_inf_nan=False, decimal_places=2), AfterValidator(quantize)
 ]
 
 

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from services.settlement.engine.amounts import fen_text as _y
 from shared.events import Identity
+from shared.money import fen_text as _y
 
 # A line not yet printed: its formatter and the numbers. Formatting Decimals is a third of the
 # cost of a claim, so it happens when the receipt is read, not while the waterfall runs.

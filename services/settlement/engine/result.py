@@ -6,9 +6,9 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from services.settlement.engine.accumulator import Accumulator
-from services.settlement.engine.amounts import fen_text as _y
 from services.settlement.engine.claim import MedType
 from services.settlement.engine.receipt import Step, render
+from shared.money import fen_text as _y
 
 BASIC_FUND = "390100"  # 职工/居民基本医疗保险统筹基金 — here the resident basic fund
 CATASTROPHIC_FUND = "390200"  # 居民大病保险

@@ -67,6 +67,29 @@ def test_reversing_what_was_never_posted_is_refused() -> None:
         Accumulator.zero().reverse(result)
 
 
+def test_a_ledger_change_posts_and_takes_back_exactly() -> None:
+    before = adjudicate(
+        LIAOCHENG, inpatient("30000"), LEVEL_2, Accumulator.zero()
+    ).accumulator_after
+    result = adjudicate(LIAOCHENG, inpatient("250000", "10000"), LEVEL_3, before)
+    after = result.accumulator_after
+    change = after.delta_from(before)  # what the ledger entry records
+    assert change == Accumulator.zero().apply(result)
+    assert Accumulator.from_dict(change.to_dict()) == change  # kept as JSON, read back exactly
+    assert before.plus(change) == after
+    assert after.minus(change) == before == after.reverse(result)
+    # a reversal's change is the settlement's, negated: summing both leaves the totals as before
+    assert after.plus(after.minus(change).delta_from(after)) == before
+
+
+def test_taking_back_a_change_the_totals_do_not_hold_is_refused() -> None:
+    posted = adjudicate(LIAOCHENG, accident("300"), CLINIC, Accumulator.zero()).accumulator_after
+    change = posted.delta_from(Accumulator.zero())
+    assert posted.minus(change) == Accumulator.zero()
+    with pytest.raises(ValueError, match="reversal"):
+        Accumulator.zero().minus(change)
+
+
 def test_to_dict_is_json_ready_and_round_trips() -> None:
     acc = adjudicate(LIAOCHENG, inpatient("20000"), LEVEL_3, Accumulator.zero()).accumulator_after
     data = acc.to_dict()

@@ -20,8 +20,8 @@ from services.settlement.engine import (
     Rejected,
     adjudicate,
 )
-from services.settlement.engine.amounts import to_fen
 from shared.events import Identity
+from shared.money import quantize
 
 from .builders import LIAOCHENG, SPECIAL_PERSONS
 
@@ -152,7 +152,7 @@ def test_catastrophic_paid_is_the_rounded_entitlement_of_the_years_burden(
     sequence: list[tuple[Claim, HospitalProfile]],
 ) -> None:
     acc, results = settle_all(LIAOCHENG, sequence)
-    entitled = to_fen(
+    entitled = quantize(
         LIAOCHENG.catastrophic.schedule(Identity.ORDINARY).entitlement(acc.catastrophic_burden)
     )
     cap = LIAOCHENG.catastrophic.annual_cap
@@ -196,7 +196,7 @@ def test_special_persons_policy_keeps_every_invariant(
         else:
             assert result.accumulator_after.assistance_paid <= rule.annual_cap
     schedule = SPECIAL_PERSONS.catastrophic.schedule(person.identity)
-    entitled = to_fen(schedule.entitlement(acc.catastrophic_burden))
+    entitled = quantize(schedule.entitlement(acc.catastrophic_burden))
     assert acc.catastrophic_paid == min(entitled, SPECIAL_PERSONS.catastrophic.annual_cap)
     for result in reversed(results):
         acc = acc.reverse(result)

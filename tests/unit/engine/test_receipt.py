@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from services.settlement.engine import Accumulator, adjudicate
-from services.settlement.engine.amounts import fen_text
+from shared.money import fen_text
 
 from .builders import CLINIC, LEVEL_3, LIAOCHENG, accident, inpatient
 
