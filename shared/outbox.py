@@ -36,7 +36,7 @@ class Outbox:
         self,
         topic: str,
         key: str | bytes | None,
-        value: bytes | str,
+        value: bytes | str | None,
         *,
         headers: Sequence[Header] = (),
         **columns: Any,

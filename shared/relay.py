@@ -59,7 +59,7 @@ class OutboxMessage:
     id: int
     topic: str
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a record without a value (a dead letter may be one)
     headers: list[tuple[str, bytes]]
     event_position: int | None
     created_at: datetime
@@ -259,7 +259,7 @@ def _message(row: Any) -> OutboxMessage:
         id=row["id"],
         topic=row["topic"],
         key=_bytes(row["key"]),
-        value=_bytes(row["value"]) or b"",
+        value=_bytes(row["value"]),
         headers=[(name, value.encode()) for name, value in json.loads(raw_headers or "[]")],
         event_position=row.get("event_position"),
         created_at=row["created_at"],
