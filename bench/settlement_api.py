@@ -34,8 +34,8 @@ from fastapi import FastAPI, Request, Response
 from services.settlement import migrations
 from services.settlement.adapters import hospitals
 from services.settlement.domain import projection
-from services.settlement.sample import Stream, claim
 from shared.tansu import free_port, wait_for_port
+from tests.support.sample_events import Stream, claim
 
 ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))

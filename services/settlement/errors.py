@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
+from shared.errors import CodedError
 
-class ServiceError(Exception):
-    """A refusal with a stable ``code`` and a readable ``message``."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
+class ServiceError(CodedError):
+    """A refusal of the service layer: a stable ``code`` and a readable ``message``."""
 
 
 class Unauthenticated(ServiceError):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from shared.relay import RelayMetrics
+
 SETTLEMENTS = Counter(
     "settlement_settlements_total",
     "HIS settlement calls by claim type and outcome (settled, replayed, rejected, reversed…)",
@@ -33,4 +35,17 @@ CONSUMER_LAG = Gauge(
 GAPS_WAITING = Gauge(
     "settlement_consumer_gaps_waiting",
     "Persons whose later events wait for a missing stream_version",
+)
+# The outbox relay of the consumer process (dead letters for enrollment.events.dlq).
+RELAY = RelayMetrics(
+    published=Counter(
+        "settlement_outbox_published", "Outbox messages (dead letters) acknowledged by the broker"
+    ),
+    lag_messages=Gauge(
+        "settlement_relay_lag_messages", "Outbox messages committed but not yet published"
+    ),
+    lag_seconds=Gauge(
+        "settlement_relay_lag_seconds", "Age of the oldest unpublished outbox message, in seconds"
+    ),
+    errors=Counter("settlement_relay_errors", "Broker or database errors seen by the relay"),
 )

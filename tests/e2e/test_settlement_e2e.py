@@ -21,10 +21,10 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from services.settlement.sample import Stream, certno, claim
 from shared.events import Event, dlq
 from shared.kafka import ensure_topics, make_producer
 from shared.tansu import free_port
+from tests.support.sample_events import Stream, certno, claim
 
 pytestmark = pytest.mark.e2e
 

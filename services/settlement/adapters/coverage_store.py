@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.settlement.adapters.dbutil import for_update, insert_ignore
 from services.settlement.adapters.tables import coverage_persons, pending_events, processed_events
@@ -28,6 +28,23 @@ class Outcome(StrEnum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"
     PARKED = "parked"
+
+
+class CoverageStore:
+    """The coverage projection as the HIS API reads it (one short connection a call)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def load(self, psn_no: str) -> CoverageState | None:
+        """A person's coverage state, or None if settlement never heard of them."""
+        async with self.engine.connect() as conn:
+            return await load(conn, psn_no)
+
+    async def load_by_certno(self, certno: str) -> CoverageState | None:
+        """The same, found by resident ID number (the latest person holding it)."""
+        async with self.engine.connect() as conn:
+            return await load_by_certno(conn, certno)
 
 
 async def load(conn: AsyncConnection, psn_no: str) -> CoverageState | None:
@@ -75,29 +92,41 @@ async def apply(conn: AsyncConnection, event: Event) -> Outcome:
     if event.stream_version <= last:
         return Outcome.DUPLICATE
     if event.stream_version > last + 1:
-        await conn.execute(
-            insert_ignore(
-                conn,
-                pending_events,
-                psn_no=event.psn_no,
-                stream_version=event.stream_version,
-                event_id=event_id,
-                raw=event.to_json().decode(),
-                parked_at=datetime.now(UTC),
-            )
-        )
-        log.warning(
-            "gap in stream %s: have v%d, got v%d; parked until the missing event arrives",
-            event.psn_no,
-            last,
-            event.stream_version,
-        )
+        await _park(conn, event, last)
         return Outcome.PARKED
 
     state = projection.from_json(row.state) if row else None
     state = projection.fold(state, event)
     await _track(conn, event)
-    # The missing event may unblock parked successors: apply them in order.
+    state = await _unpark_successors(conn, state, event)
+    await _save(conn, state, is_new=row is None)
+    return Outcome.APPLIED
+
+
+async def _park(conn: AsyncConnection, event: Event, last: int) -> None:
+    await conn.execute(
+        insert_ignore(
+            conn,
+            pending_events,
+            psn_no=event.psn_no,
+            stream_version=event.stream_version,
+            event_id=str(event.event_id),
+            raw=event.to_json().decode(),
+            parked_at=datetime.now(UTC),
+        )
+    )
+    log.warning(
+        "gap in stream %s: have v%d, got v%d; parked until the missing event arrives",
+        event.psn_no,
+        last,
+        event.stream_version,
+    )
+
+
+async def _unpark_successors(
+    conn: AsyncConnection, state: CoverageState, event: Event
+) -> CoverageState:
+    """The missing event may unblock parked successors: fold them in order, and unpark them."""
     parked = await conn.execute(
         select(pending_events.c.stream_version, pending_events.c.raw)
         .where(pending_events.c.psn_no == event.psn_no)
@@ -115,8 +144,7 @@ async def apply(conn: AsyncConnection, event: Event) -> Outcome:
         .where(pending_events.c.psn_no == event.psn_no)
         .where(pending_events.c.stream_version <= state.version)
     )
-    await _save(conn, state, is_new=row is None)
-    return Outcome.APPLIED
+    return state
 
 
 async def _track(conn: AsyncConnection, event: Event) -> None:

@@ -8,30 +8,28 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.settlement.adapters.tables import hospitals
+from shared.errors import CodedError
 
 DEMO_CODE = "DEMO"
 
 
-class HospitalError(Exception):
+class HospitalError(CodedError):
     """A registry operation refused (unknown code, duplicate code); ``code`` is stable."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
 class Hospital:
+    """A registered hospital: who calls, and the profile adjudication uses."""
+
     id: int
     code: str
     name: str
@@ -42,15 +40,20 @@ class Hospital:
 
     @classmethod
     def from_row(cls, row: Any) -> Hospital:
-        return cls(
-            id=row.id,
-            code=row.code,
-            name=row.name,
-            level=row.level,
-            public=row.public,
-            primary_care=row.primary_care,
-            active=row.active,
-        )
+        """A hospital from a ``hospitals`` row (its key hash stays in the database)."""
+        return cls(**{field.name: getattr(row, field.name) for field in fields(cls)})
+
+
+class HospitalRegistry:
+    """The registry as the HIS API asks it: whose key is this?"""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def by_key(self, key: str) -> Hospital | None:
+        """The active hospital a key belongs to, or None."""
+        async with self.engine.connect() as conn:
+            return await by_key(conn, key)
 
 
 def new_key() -> str:

@@ -1,4 +1,4 @@
-"""The settlement database: coverage projection, hospitals, accumulators and the ledger.
+"""The settlement database: coverage projection, outbox, hospitals, accumulators and the ledger.
 
 Money columns are exact: NUMERIC(14,2) on PostgreSQL, integer fen on SQLite (which has no
 decimal type and would otherwise round-trip amounts through binary floats).
@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -27,7 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from shared.money import CENT
+from services.settlement.engine.accumulator import AMOUNT_NAMES, Accumulator
+from shared.money import CENT, ZERO
 
 
 class Amount(TypeDecorator[Decimal]):
@@ -111,6 +113,21 @@ dead_letters = Table(
     UniqueConstraint("topic", "partition", "offset", name="uq_dead_letters_position"),
 )
 
+# The transactional outbox (shared.outbox): a dead letter for enrollment.events.dlq is queued in
+# the transaction that records it above, and the relay (shared.relay) publishes it. Key and
+# value are bytes: a poison message is kept exactly as it came, UTF-8 or not.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("topic", String(255), nullable=False),
+    Column("key", LargeBinary),
+    Column("value", LargeBinary),
+    Column("headers", Text),  # JSON [[name, text value], ...]
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,  # ids never reused: the relay publishes in id order
+)
+
 # --- hospitals ----------------------------------------------------------------------------------
 
 hospitals = Table(
@@ -130,15 +147,9 @@ hospitals = Table(
 
 # --- money: accumulators and the append-only ledger --------------------------------------------
 
-ACCUMULATOR_AMOUNTS = (
-    "basic_paid",
-    "general_outpatient_paid",
-    "accident_outpatient_paid",
-    "catastrophic_burden",
-    "catastrophic_paid",
-    "assistance_paid",
-)
-ACCUMULATOR_FIELDS = ("inpatient_stays", *ACCUMULATOR_AMOUNTS)
+# The columns are the engine's totals, in its order: the ledger reads and writes them by name.
+ACCUMULATOR_AMOUNTS = AMOUNT_NAMES
+ACCUMULATOR_FIELDS: tuple[str, ...] = Accumulator._fields
 
 accumulators = Table(
     "accumulators",
@@ -146,10 +157,7 @@ accumulators = Table(
     Column("psn_no", String(64), primary_key=True),
     Column("year", Integer, primary_key=True),
     Column("inpatient_stays", Integer, nullable=False, default=0),
-    *(
-        Column(name, Amount(), nullable=False, default=Decimal("0.00"))
-        for name in ACCUMULATOR_AMOUNTS
-    ),
+    *(Column(name, Amount(), nullable=False, default=ZERO) for name in ACCUMULATOR_AMOUNTS),
     *(CheckConstraint(f"{name} >= 0", name=f"{name}_nonneg") for name in ACCUMULATOR_FIELDS),
 )
 

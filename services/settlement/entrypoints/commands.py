@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.settlement import migrations
 from services.settlement.adapters import hospitals
-from services.settlement.entrypoints import consumer
+from services.settlement.bootstrap import bootstrap
 from services.settlement.service_layer import rebuild as rebuilding
 from services.settlement.service_layer import verify as verifying
 from services.settlement.settings import Settings
@@ -89,7 +89,8 @@ def serve(host: str, port: int, workers: int, no_consumer: bool) -> None:
 
 @click.command()
 def consume() -> None:
-    """Fold enrollment.events into the coverage projection until stopped (SIGTERM/SIGINT)."""
+    """Fold enrollment.events into the coverage projection until stopped (SIGTERM/SIGINT); the
+    dead letters' outbox relay runs in the same process."""
     configure_logging("settlement")
     settings = _settings()
     if not settings.kafka_bootstrap_servers:
@@ -101,17 +102,11 @@ def consume() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        engine = make_engine(settings.database_url)
+        settlement = bootstrap(settings)
         try:
-            await consumer.run_forever(
-                engine,
-                settings.kafka_bootstrap_servers or "",
-                topic=settings.events_topic,
-                group=settings.consumer_group,
-                stop=stop,
-            )
+            await settlement.consume(stop)
         finally:
-            await engine.dispose()
+            await settlement.aclose()
 
     _run(main())
 

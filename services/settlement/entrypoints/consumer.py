@@ -2,8 +2,9 @@
 
 At-least-once delivery, made exactly-once in effect: each event is applied in its own database
 transaction with its tracking record (coverage_store), and offsets are committed only after the
-database commit. A message that cannot be decoded or applied goes to ``enrollment.events.dlq``
-and a ``dead_letters`` row, and the consumer goes on.
+database commit. A message that cannot be decoded or applied becomes a ``dead_letters`` row and,
+in the same transaction, an outbox row for ``enrollment.events.dlq`` (``adapters.dead_letters``),
+and the consumer goes on; the outbox relay running beside the consumer publishes it.
 """
 
 from __future__ import annotations
@@ -11,29 +12,45 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.settlement import metrics
-from services.settlement.adapters import coverage_store
-from services.settlement.adapters.dbutil import insert_ignore
-from services.settlement.adapters.tables import dead_letters
+from services.settlement.adapters import coverage_store, dead_letters
+from services.settlement.adapters.tables import outbox
 from shared.events import Event, dlq
-from shared.kafka import ensure_topics, make_consumer, make_producer
+from shared.kafka import ensure_topics, make_consumer
+from shared.relay import OutboxRelay
 
 log = logging.getLogger(__name__)
+
+ADVISORY_LOCK_KEY = 7_114_202  # any constant shared by every settlement relay
+# Dead letters are rare and nobody waits on them: a slow poll keeps the relay's reads (a write
+# lock each on SQLite) out of the settlements' way.
+RELAY_POLL_SECONDS = 0.5
+
+
+def dead_letter_relay(engine: AsyncEngine, bootstrap: str, topic: str) -> OutboxRelay:
+    """The relay publishing the outbox (the dead letters of ``topic``) to ``<topic>.dlq``."""
+    return OutboxRelay(
+        engine,
+        bootstrap,
+        outbox=outbox,
+        metrics=metrics.RELAY,
+        lock_key=ADVISORY_LOCK_KEY,
+        topics=[dlq(topic)],
+        poll_interval=RELAY_POLL_SECONDS,
+    )
 
 
 class EventSink:
     """Applies decoded messages to the projection and dead-letters the poison ones."""
 
-    def __init__(self, engine: AsyncEngine, producer: AIOKafkaProducer | None) -> None:
+    def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self.producer = producer
 
     async def handle(self, msg: ConsumerRecord) -> str:
         """Process one message; returns the outcome name. Raises only on database failure."""
@@ -51,30 +68,17 @@ class EventSink:
         return str(outcome)
 
     async def dead_letter(self, msg: ConsumerRecord, error: str) -> None:
+        """List a poison message and queue it for the DLQ topic, in one transaction."""
         log.error("poison message %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, error)
-        if self.producer is not None:
-            await self.producer.send_and_wait(
-                dlq(msg.topic),
-                value=msg.value,
-                key=msg.key,
-                headers=[
-                    ("error", error[:500].encode()),
-                    ("source", f"{msg.topic}/{msg.partition}/{msg.offset}".encode()),
-                ],
-            )
         async with self.engine.begin() as conn:
-            await conn.execute(
-                insert_ignore(
-                    conn,
-                    dead_letters,
-                    topic=msg.topic,
-                    partition=msg.partition,
-                    offset=msg.offset,
-                    key=msg.key.decode(errors="replace") if msg.key else None,
-                    value=msg.value.decode(errors="replace") if msg.value else None,
-                    error=error,
-                    received_at=datetime.now(UTC),
-                )
+            await dead_letters.dead_letter(
+                conn,
+                topic=msg.topic,
+                partition=msg.partition,
+                offset=msg.offset,
+                key=msg.key,
+                value=msg.value,
+                error=error,
             )
 
 
@@ -86,39 +90,49 @@ async def run(
     group: str,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Consume until ``stop`` is set (or forever); commit offsets after each database commit."""
+    """Consume until ``stop`` is set (or forever); commit offsets after each database commit.
+
+    The outbox relay runs beside it for as long, publishing the dead letters.
+    """
     stop = stop or asyncio.Event()
     await ensure_topics(bootstrap, [topic, dlq(topic)])
-    producer = make_producer(bootstrap)
     consumer = make_consumer(
         bootstrap, topic, group_id=group, max_poll_records=200, session_timeout_ms=10_000
     )
-    await producer.start()
-    await consumer.start()
-    sink = EventSink(engine, producer)
-    positions: dict[TopicPartition, int] = {}
-    log.info("consuming %s as group %s", topic, group)
+    relay = dead_letter_relay(engine, bootstrap, topic)
+    relaying = asyncio.create_task(relay.run(), name="settlement-outbox-relay")
     try:
-        while not stop.is_set():
-            batches = await consumer.getmany(timeout_ms=500)
-            for tp, messages in batches.items():
-                for msg in messages:
-                    outcome = await _with_retries(sink, msg)
-                    metrics.CONSUMER_EVENTS.labels(outcome).inc()
-                    positions[tp] = msg.offset + 1
-            if batches:
-                try:
-                    await consumer.commit()
-                except CommitFailedError:
-                    # The group rebalanced under us: the new owner re-reads from the last
-                    # committed offset, and the tracking rows make the re-delivery harmless.
-                    log.warning("offset commit refused after a rebalance; going on")
-                async with engine.connect() as conn:
-                    metrics.GAPS_WAITING.set(await coverage_store.gaps_waiting(conn))
-            _record_lag(consumer, positions)
+        await consumer.start()
+        log.info("consuming %s as group %s", topic, group)
+        await _consume(consumer, EventSink(engine), engine, stop)
     finally:
+        relay.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(relaying, 10)
         await consumer.stop()
-        await producer.stop()
+
+
+async def _consume(
+    consumer: AIOKafkaConsumer, sink: EventSink, engine: AsyncEngine, stop: asyncio.Event
+) -> None:
+    positions: dict[TopicPartition, int] = {}
+    while not stop.is_set():
+        batches = await consumer.getmany(timeout_ms=500)
+        for tp, messages in batches.items():
+            for msg in messages:
+                outcome = await _with_retries(sink, msg)
+                metrics.CONSUMER_EVENTS.labels(outcome).inc()
+                positions[tp] = msg.offset + 1
+        if batches:
+            try:
+                await consumer.commit()
+            except CommitFailedError:
+                # The group rebalanced under us: the new owner re-reads from the last
+                # committed offset, and the tracking rows make the re-delivery harmless.
+                log.warning("offset commit refused after a rebalance; going on")
+            async with engine.connect() as conn:
+                metrics.GAPS_WAITING.set(await coverage_store.gaps_waiting(conn))
+        _record_lag(consumer, positions)
 
 
 async def run_forever(

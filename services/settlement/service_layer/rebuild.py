@@ -10,15 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.settlement.adapters import coverage_store
-from services.settlement.adapters.dbutil import insert_ignore
-from services.settlement.adapters.tables import dead_letters
+from services.settlement.adapters import coverage_store, dead_letters
 from shared.events import Event
 
 log = logging.getLogger(__name__)
@@ -89,17 +86,14 @@ async def rebuild(
 async def _record_poison(
     conn: AsyncConnection, topic: str, poison: Iterable[tuple[int, int, bytes, str]]
 ) -> None:
+    # Listed only: the consumer queued each for the DLQ topic when it first met it.
     for partition, offset, value, error in poison:
-        await conn.execute(
-            insert_ignore(
-                conn,
-                dead_letters,
-                topic=topic,
-                partition=partition,
-                offset=offset,
-                key=None,
-                value=value.decode(errors="replace"),
-                error=error,
-                received_at=datetime.now(UTC),
-            )
+        await dead_letters.record(
+            conn,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            key=None,
+            value=value,
+            error=error,
         )

@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.settlement.adapters.ledger import plus
-from services.settlement.adapters.tables import ACCUMULATOR_FIELDS, accumulators, ledger
+from services.settlement.adapters.sql_ledger import totals_of
+from services.settlement.adapters.tables import accumulators, ledger
 from services.settlement.engine.accumulator import Accumulator
 
 
 @dataclass(frozen=True, slots=True)
 class Difference:
+    """A (person, year) whose stored totals are not the sum of its ledger entries."""
+
     psn_no: str
     year: int
     stored: Accumulator
@@ -29,12 +31,11 @@ async def verify(conn: AsyncConnection) -> list[Difference]:
     )
     for psn_no, year, delta in rows:
         key = (psn_no, year)
-        expected[key] = plus(expected.get(key, Accumulator.zero()), json.loads(delta))
+        change = Accumulator.from_dict(json.loads(delta))
+        expected[key] = expected.get(key, Accumulator.zero()).plus(change)
     stored: dict[tuple[str, int], Accumulator] = {}
     for row in await conn.execute(select(accumulators)):
-        stored[(row.psn_no, row.year)] = Accumulator(
-            **{name: getattr(row, name) for name in ACCUMULATOR_FIELDS}
-        )
+        stored[(row.psn_no, row.year)] = totals_of(row)
     zero = Accumulator.zero()
     return [
         Difference(psn_no, year, stored.get(key, zero), expected.get(key, zero))

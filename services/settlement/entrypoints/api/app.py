@@ -12,19 +12,18 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from services.settlement.engine import load_policy
-from services.settlement.entrypoints import consumer
+from services.settlement.bootstrap import bootstrap
 from services.settlement.entrypoints.api import errors, routes
 from services.settlement.entrypoints.api.fast import SettleFastPath
-from services.settlement.service_layer.settlements import SettlementService
 from services.settlement.settings import Settings
-from shared.db import is_sqlite, make_engine
+from shared.db import is_sqlite
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, *, run_consumer: bool = False) -> FastAPI:
-    """The app; with ``run_consumer`` it also folds enrollment.events in the background."""
+    """The app factory; with ``run_consumer`` it also folds enrollment.events in the background
+    (and publishes the dead letters). ``uvicorn --factory`` calls it once per worker."""
     settings = settings or Settings()
 
     @contextlib.asynccontextmanager
@@ -36,21 +35,13 @@ def create_app(settings: Settings | None = None, *, run_consumer: bool = False) 
             # connection is opened and closed per call, a new PostgreSQL backend each time (32
             # HIS clients ran a third slower than 8 on the default 20).
             options.update(pool_size=32, max_overflow=8)
-        engine = make_engine(settings.database_url, **options)
-        app.state.engine = engine
-        app.state.service = SettlementService(engine, load_policy(settings.policy))
+        settlement = bootstrap(settings, **options)
+        app.state.engine = settlement.engine
+        app.state.service = settlement.service
         stop = asyncio.Event()
         task = None
         if run_consumer and settings.kafka_bootstrap_servers:
-            task = asyncio.create_task(
-                consumer.run_forever(
-                    engine,
-                    settings.kafka_bootstrap_servers,
-                    topic=settings.events_topic,
-                    group=settings.consumer_group,
-                    stop=stop,
-                )
-            )
+            task = asyncio.create_task(settlement.consume(stop))
             task.add_done_callback(_log_end)
         try:
             yield
@@ -59,7 +50,7 @@ def create_app(settings: Settings | None = None, *, run_consumer: bool = False) 
             if task is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(task, 10)
-            await engine.dispose()
+            await settlement.aclose()
 
     app = FastAPI(title="Settlement", version="1", lifespan=lifespan)
     errors.install(app)

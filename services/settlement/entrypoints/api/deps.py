@@ -1,8 +1,9 @@
-"""Request dependencies: the service and the calling hospital (from its API key)."""
+"""Request dependencies and the settle handler the route and the ASGI fast path share."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -10,10 +11,12 @@ from fastapi import Depends, Header, Request
 
 from services.settlement.adapters.hospitals import Hospital
 from services.settlement.errors import InvalidRequest
+from services.settlement.service_layer.answers import Answer
 from services.settlement.service_layer.settlements import SettlementService
 
 
 async def get_service(request: Request) -> SettlementService:
+    """The application's service (``app.state.service``, set by the app's lifespan)."""
     # async: a plain def dependency would cost a thread hop per request
     return request.app.state.service  # type: ignore[no-any-return]
 
@@ -41,7 +44,20 @@ def parse_json(body: bytes) -> Any:
 
 
 async def json_body(request: Request) -> Any:
+    """The request's body as JSON."""
     return parse_json(await request.body())
 
 
 JsonBody = Annotated[Any, Depends(json_body)]
+
+
+async def settle(
+    service: SettlementService,
+    authorization: str | None,
+    idempotency_key: str | None,
+    read_body: Callable[[], Awaitable[bytes]],
+) -> Answer:
+    """POST /api/v1/settlements, whichever way it arrived: the hospital from its key, then the
+    body (not read for an unknown key), then the service's settle."""
+    hospital = await current_hospital(service, authorization)
+    return await service.settle(hospital, parse_json(await read_body()), idempotency_key)

@@ -8,18 +8,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from services.settlement.engine import Rejected
-from services.settlement.errors import (
-    Conflict,
-    InvalidRequest,
-    NotFound,
-    ServiceError,
-    Unauthenticated,
-)
+from services.settlement.errors import Conflict, InvalidRequest, NotFound, Unauthenticated
+from shared.errors import CodedError
 
 log = logging.getLogger(__name__)
 
-STATUS: dict[type[ServiceError], int] = {
+# Any other coded refusal (the engine's ``Rejected`` first of all) is 422.
+STATUS: dict[type[CodedError], int] = {
     Unauthenticated: 401,
     NotFound: 404,
     Conflict: 409,
@@ -28,23 +23,29 @@ STATUS: dict[type[ServiceError], int] = {
 
 
 def refusal(status: int, code: str, message: str) -> JSONResponse:
+    """A refusal's response; a 401 says which scheme to use."""
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
 
 
-def install(app: FastAPI) -> None:
-    @app.exception_handler(Rejected)
-    async def _rejected(_: Request, exc: Rejected) -> JSONResponse:
-        return refusal(422, exc.code, exc.message)
-
-    @app.exception_handler(ServiceError)
-    async def _service(_: Request, exc: ServiceError) -> JSONResponse:
+def error_response(exc: Exception) -> JSONResponse:
+    """The answer to an exception: a coded refusal's status, else a logged 500."""
+    if isinstance(exc, CodedError):
         return refusal(STATUS.get(type(exc), 422), exc.code, exc.message)
+    log.exception("unexpected error", exc_info=exc)
+    return refusal(500, "INTERNAL_ERROR", "the settlement service failed; retry later")
+
+
+def install(app: FastAPI) -> None:
+    """Map refusals and unexpected errors to HTTP on ``app``."""
+
+    @app.exception_handler(CodedError)
+    async def _coded(_: Request, exc: CodedError) -> JSONResponse:
+        return error_response(exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error", exc_info=exc)
-        return refusal(500, "INTERNAL_ERROR", "the settlement service failed; retry later")
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

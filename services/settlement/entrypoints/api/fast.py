@@ -2,24 +2,19 @@
 
 The settle call is the hot path of the HIS API: FastAPI's routing, request handler and
 exception middleware cost about a seventh of the server's time per settlement (py-spy). This
-middleware answers that one call itself, with the same service call, status, headers and
-refusal bodies as the route in ``routes.py`` (which stays for the OpenAPI document and for any
-app built without this middleware). Every other request passes through untouched; the
-body-size limit and server-error middleware outside it still apply.
+middleware serves that one call with the handler the route in ``routes.py`` uses
+(``deps.settle``) and the same refusals (``errors.error_response``); the route stays for the
+OpenAPI document and for any app built without this middleware. Every other request passes
+through untouched; the body-size limit and server-error middleware outside it still apply.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from services.settlement.engine import Rejected
-from services.settlement.entrypoints.api.deps import current_hospital, parse_json
-from services.settlement.entrypoints.api.errors import STATUS, refusal
-from services.settlement.errors import InvalidRequest, ServiceError
-from services.settlement.service_layer.settlements import Answer
-
-log = logging.getLogger(__name__)
+from services.settlement.entrypoints.api import deps
+from services.settlement.entrypoints.api.errors import error_response
+from services.settlement.errors import InvalidRequest
 
 PATH = "/api/v1/settlements"
 _JSON = (b"content-type", b"application/json")
@@ -27,6 +22,8 @@ _REPLAYED = (b"idempotent-replayed", b"true")
 
 
 class SettleFastPath:
+    """ASGI middleware answering POST /api/v1/settlements itself."""
+
     def __init__(self, app: Any) -> None:
         self.app = app
 
@@ -34,19 +31,21 @@ class SettleFastPath:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
+        authorization = key = None
+        for name, value in scope["headers"]:
+            if name == b"authorization" and authorization is None:
+                authorization = value.decode("latin-1")
+            elif name == b"idempotency-key" and key is None:
+                key = value.decode("latin-1")
+
+        async def read_body() -> bytes:
+            return await _body(receive)
+
         try:
-            answer = await _settle(scope, receive)
-        except Rejected as exc:
-            await refusal(422, exc.code, exc.message)(scope, receive, send)
-            return
-        except ServiceError as exc:
-            await refusal(STATUS.get(type(exc), 422), exc.code, exc.message)(scope, receive, send)
-            return
+            service = scope["app"].state.service
+            answer = await deps.settle(service, authorization, key, read_body)
         except Exception as exc:
-            log.exception("unexpected error", exc_info=exc)
-            await refusal(500, "INTERNAL_ERROR", "the settlement service failed; retry later")(
-                scope, receive, send
-            )
+            await error_response(exc)(scope, receive, send)
             return
         headers = [_JSON, (b"content-length", str(len(answer.body)).encode())]
         if answer.replayed:
@@ -55,15 +54,7 @@ class SettleFastPath:
         await send({"type": "http.response.body", "body": answer.body})
 
 
-async def _settle(scope: Any, receive: Any) -> Answer:
-    service = scope["app"].state.service
-    authorization = key = None
-    for name, value in scope["headers"]:
-        if name == b"authorization" and authorization is None:
-            authorization = value.decode("latin-1")
-        elif name == b"idempotency-key" and key is None:
-            key = value.decode("latin-1")
-    hospital = await current_hospital(service, authorization)
+async def _body(receive: Any) -> bytes:
     chunks = []
     while True:
         message = await receive()
@@ -71,5 +62,4 @@ async def _settle(scope: Any, receive: Any) -> Answer:
             raise InvalidRequest("INVALID_REQUEST", "the client went away")
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
-            break
-    return await service.settle(hospital, parse_json(b"".join(chunks)), key)
+            return b"".join(chunks)

@@ -16,10 +16,10 @@ from sqlalchemy import func, select
 
 from services.settlement import migrations
 from services.settlement.adapters.tables import coverage_persons, processed_events
-from services.settlement.sample import Stream
 from shared.db import make_engine
 from shared.events import Identity, dlq
 from shared.kafka import ensure_topics, make_producer
+from tests.support.sample_events import Stream
 
 pytestmark = pytest.mark.integration
 

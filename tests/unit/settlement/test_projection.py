@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from services.settlement.domain import projection
-from services.settlement.sample import Stream, certno
 from shared.events import Identity, PremiumDueChanged, PremiumRefunded, SubsidyGranted
+from tests.support.sample_events import Stream, certno
 
 pytestmark = pytest.mark.unit
 

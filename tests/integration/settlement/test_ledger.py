@@ -12,14 +12,14 @@ from sqlalchemy import select, update
 from services.settlement.adapters.tables import accumulators, ledger
 from services.settlement.engine import Rejected
 from services.settlement.errors import Conflict, InvalidRequest, NotFound
-from services.settlement.sample import Stream, claim
 from services.settlement.service_layer import verify as verifying
+from tests.support.sample_events import Stream, claim
 
 pytestmark = pytest.mark.integration
 
 
 async def _verify(world) -> list:
-    async with world.service.engine.connect() as conn:
+    async with world.engine.connect() as conn:
         return await verifying.verify(conn)
 
 
@@ -48,7 +48,7 @@ async def test_a_retry_with_the_same_key_and_body_replays_the_first_answer(world
     first = await world.service.settle(world.level3, body, "same")
     again = await world.service.settle(world.level3, dict(reversed(list(body.items()))), "same")
     assert again.body == first.body and again.replayed
-    async with world.service.engine.connect() as conn:
+    async with world.engine.connect() as conn:
         entries = (await conn.execute(select(ledger))).all()
     assert len(entries) == 1
     with pytest.raises(Conflict) as refused:
@@ -142,7 +142,7 @@ async def test_refusals_store_nothing(world):
         with pytest.raises(Rejected) as refused:
             await world.service.settle(world.level3, body, "k")
         assert refused.value.code == code
-    async with world.service.engine.connect() as conn:
+    async with world.engine.connect() as conn:
         assert (await conn.execute(select(ledger))).all() == []
         assert (await conn.execute(select(accumulators))).all() == []
 
@@ -185,7 +185,7 @@ async def test_general_outpatient_needs_primary_care_and_caps_at_200(world):
 async def test_verify_finds_a_tampered_accumulator(world):
     psn = await world.paid_person()
     await world.service.settle(world.level3, claim(psn), "k1")
-    async with world.service.engine.begin() as conn:
+    async with world.engine.begin() as conn:
         await conn.execute(
             update(accumulators)
             .where(accumulators.c.psn_no == psn)

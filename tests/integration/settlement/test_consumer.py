@@ -8,7 +8,6 @@ import uuid
 from datetime import date
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
@@ -16,11 +15,12 @@ from services.settlement import migrations
 from services.settlement.adapters import coverage_store
 from services.settlement.adapters.tables import dead_letters, pending_events
 from services.settlement.entrypoints import consumer
-from services.settlement.sample import Stream
 from services.settlement.service_layer import rebuild
 from shared.db import make_engine
 from shared.events import Identity, dlq
 from shared.kafka import ensure_topics, make_producer
+from tests.integration.settlement.conftest import dlq_records
+from tests.support.sample_events import Stream
 
 pytestmark = pytest.mark.integration
 
@@ -33,16 +33,8 @@ async def _until(predicate, timeout: float = 60.0) -> None:
         await asyncio.sleep(0.2)
 
 
-async def _dlq_values(bootstrap: str, topic: str) -> list[bytes]:
-    reader = AIOKafkaConsumer(
-        dlq(topic), bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
-    )
-    await reader.start()
-    try:
-        batches = await reader.getmany(timeout_ms=3000)
-        return [m.value for msgs in batches.values() for m in msgs]
-    finally:
-        await reader.stop()
+async def _dlq_values(bootstrap: str, topic: str, want: int) -> list[bytes]:
+    return [r.value for r in await dlq_records(bootstrap, topic, want)]
 
 
 async def test_duplicates_gaps_poison_and_rebuild(kafka_bootstrap, sqlite_url):
@@ -89,7 +81,7 @@ async def test_duplicates_gaps_poison_and_rebuild(kafka_bootstrap, sqlite_url):
         assert parked == [3]
         assert REGISTRY.get_sample_value("settlement_consumer_gaps_waiting") == 1
         assert len(poison) == 2
-        assert sorted(await _dlq_values(kafka_bootstrap, topic)) == sorted(
+        assert sorted(await _dlq_values(kafka_bootstrap, topic, want=2)) == sorted(
             [b"{not json", b'{"event_type": "no-such-type", "payload": {}}']
         )
 

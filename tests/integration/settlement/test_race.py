@@ -10,19 +10,21 @@ import pytest
 from sqlalchemy import select
 
 from services.settlement import migrations
-from services.settlement.adapters import coverage_store, hospitals, ledger
+from services.settlement.adapters import coverage_store, hospitals
+from services.settlement.adapters.tables import ledger
+from services.settlement.bootstrap import bootstrap
 from services.settlement.engine import load_policy
-from services.settlement.sample import Stream, claim
 from services.settlement.service_layer import verify as verifying
-from services.settlement.service_layer.settlements import SettlementService
-from shared.db import make_engine
+from tests.integration.settlement.conftest import settings
+from tests.support.sample_events import Stream, claim
 
 pytestmark = pytest.mark.integration
 
 
 async def test_fifty_concurrent_settlements_never_exceed_a_cap(pg_url):
     await migrations.upgrade_async(pg_url)
-    engine = make_engine(pg_url, pool_size=25, max_overflow=30)
+    settlement = bootstrap(settings(pg_url), pool_size=25, max_overflow=30)
+    engine, service = settlement.engine, settlement.service
     try:
         async with engine.begin() as conn:
             city, _ = await hospitals.add(conn, code="H3", name="City", level=3, public=True)
@@ -31,7 +33,6 @@ async def test_fifty_concurrent_settlements_never_exceed_a_cap(pg_url):
         for event in (s.registered(), s.paid()):
             async with engine.begin() as conn:
                 await coverage_store.apply(conn, event)
-        service = SettlementService(engine, load_policy("liaocheng-2024"))
 
         async def settle(i: int) -> dict:
             hospital = city if i % 2 else county
@@ -42,9 +43,9 @@ async def test_fifty_concurrent_settlements_never_exceed_a_cap(pg_url):
         results = await asyncio.gather(*(settle(i) for i in range(50)))
 
         async with engine.connect() as conn:
-            acc = await ledger.read_accumulator(conn, s.psn_no, 2024)
+            acc = await settlement.ledger.totals(s.psn_no, 2024)
             differences = await verifying.verify(conn)
-            entries = (await conn.execute(select(ledger.ledger))).all()
+            entries = (await conn.execute(select(ledger))).all()
         policy = load_policy("liaocheng-2024")
         assert len(entries) == 50
         assert acc.inpatient_stays == 50
@@ -59,12 +60,13 @@ async def test_fifty_concurrent_settlements_never_exceed_a_cap(pg_url):
         assert sorted(r["accumulators"]["inpatient_stays"] for r in results) == list(range(1, 51))
         assert differences == []
     finally:
-        await engine.dispose()
+        await settlement.aclose()
 
 
 async def test_concurrent_retries_with_one_key_settle_once(pg_url):
     await migrations.upgrade_async(pg_url)
-    engine = make_engine(pg_url)
+    settlement = bootstrap(settings(pg_url))
+    engine, service = settlement.engine, settlement.service
     try:
         async with engine.begin() as conn:
             city, _ = await hospitals.add(conn, code="H3", name="City", level=3, public=True)
@@ -72,12 +74,11 @@ async def test_concurrent_retries_with_one_key_settle_once(pg_url):
         for event in (s.registered(), s.paid()):
             async with engine.begin() as conn:
                 await coverage_store.apply(conn, event)
-        service = SettlementService(engine, load_policy("liaocheng-2024"))
         body = claim(s.psn_no)
         answers = await asyncio.gather(*(service.settle(city, body, "one-key") for _ in range(10)))
         assert len({a.body for a in answers}) == 1
         async with engine.connect() as conn:
-            acc = await ledger.read_accumulator(conn, s.psn_no, 2024)
+            acc = await settlement.ledger.totals(s.psn_no, 2024)
         assert acc.inpatient_stays == 1
     finally:
-        await engine.dispose()
+        await settlement.aclose()

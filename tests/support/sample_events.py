@@ -1,4 +1,5 @@
-"""Sample enrollment events of a person, as enrollment would publish them (demos, tests, bench)."""
+"""Sample enrollment events of a person and claim bodies, as enrollment and a HIS would send them
+(tests, bench)."""
 
 from __future__ import annotations
 

@@ -14,9 +14,9 @@ from services.settlement import migrations
 from services.settlement.adapters import coverage_store
 from services.settlement.adapters.tables import pending_events, processed_events
 from services.settlement.domain import projection
-from services.settlement.sample import Stream
 from shared.db import make_engine
 from shared.events import Identity
+from tests.support.sample_events import Stream
 
 pytestmark = pytest.mark.integration
 

@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from services.settlement.adapters import ledger
-from services.settlement.sample import Stream, claim
+from services.settlement.adapters.postgres_ledger import PostgresLedger
 from services.settlement.service_layer import verify as verifying
-from tests.integration.settlement_service.conftest import World
+from tests.integration.settlement.conftest import World
+from tests.support.sample_events import Stream, claim
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +26,8 @@ async def test_totals_moved_between_read_and_write_are_settled_again_under_the_l
 ) -> None:
     s = Stream()
     await world.publish(s.registered(), s.paid())
-    real_read = ledger.pg_read_for_claim
+    assert isinstance(world.ledger, PostgresLedger)
+    real_read = world.ledger._read_unlocked
     interleaved: list[dict] = []
 
     async def read_then_let_another_hospital_settle(conn, psn_no, year):
@@ -37,7 +38,7 @@ async def test_totals_moved_between_read_and_write_are_settled_again_under_the_l
             interleaved[0] = json.loads(other.body)
         return before
 
-    monkeypatch.setattr(ledger, "pg_read_for_claim", read_then_let_another_hospital_settle)
+    monkeypatch.setattr(world.ledger, "_read_unlocked", read_then_let_another_hospital_settle)
     mine = json.loads((await world.service.settle(world.level3, claim(s.psn_no), "mine")).body)
 
     first = interleaved[0]
@@ -47,5 +48,5 @@ async def test_totals_moved_between_read_and_write_are_settled_again_under_the_l
     assert mine["hifp_pay"] == "10830.00"  # (18,500 − 450) × 60 %
     assert mine["accumulators"]["inpatient_stays"] == 2
     assert mine["accumulators"]["basic_paid"] == f"{12600 + 10830}.00"
-    async with world.service.engine.connect() as conn:
+    async with world.engine.connect() as conn:
         assert await verifying.verify(conn) == []
