@@ -116,24 +116,34 @@ def verify(key: Ed25519PublicKey, token: str, *, now: datetime | None = None) ->
 
 def _claims(payload: dict[str, Any], now: datetime) -> StaffClaims:
     # Expiry is checked here rather than by PyJWT so the clock is the caller's (tests pin it).
-    fields = [payload.get(name) for name in ("sub", "role", *SCOPE_CLAIMS)]
-    if not all(isinstance(v, str) for v in fields[:2]) or not all(
-        v is None or isinstance(v, str) for v in fields[2:]
-    ):
-        raise Unauthenticated("the access token's claims are malformed")
-    iat, exp = payload.get("iat"), payload.get("exp")
-    if not isinstance(iat, int) or not isinstance(exp, int):
-        raise Unauthenticated("the access token's claims are malformed")
-    issued, expires = _instant(iat), _instant(exp)
+    issued, expires = _instant(payload.get("iat")), _instant(payload.get("exp"))
     if expires <= now - CLOCK_SKEW:
         raise Unauthenticated("the access token has expired; log in again")
     if expires - issued > MAX_TTL or issued > now + CLOCK_SKEW:
         raise Unauthenticated("the access token's lifetime is not acceptable")
-    sub, role, region, organization, source = fields
-    return StaffClaims(sub, role, expires, region, organization, source)  # type: ignore[arg-type]
+    return StaffClaims(
+        _text(payload.get("sub")),
+        _text(payload.get("role")),
+        expires,
+        region=_optional_text(payload.get("region")),
+        organization=_optional_text(payload.get("organization")),
+        source=_optional_text(payload.get("source")),
+    )
 
 
-def _instant(seconds: int) -> datetime:
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise Unauthenticated("the access token's claims are malformed")
+    return value
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _instant(seconds: Any) -> datetime:
+    if type(seconds) is not int:  # bool is an int too; neither it nor "0" is a time
+        raise Unauthenticated("the access token's claims are malformed")
     try:
         return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
