@@ -2,6 +2,10 @@
 
 A rules file per region and year (``premiums/<region>-<year>.toml``, falling back to
 ``premiums/default-<year>.toml``) is parsed by ``parse_rules``; ``premium_files.py`` finds it.
+Besides the amounts it may carry the year's calendar (``[calendar]``: the registration window
+and the collection months, ``calendar.py``) and the carry-over list's identity priority
+(``[carry_over] identity_priority``: which identity wins when two departments list one person
+differently, ``carry_over.py``).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
+from services.enrollment.domain.calendar import RulesCalendar, parse_calendar
 from shared.errors import CodedError
 from shared.events import Category, Identity
 from shared.money import ZERO, parse_amount, quantize
@@ -31,6 +36,8 @@ class PremiumRules:
     insurance_year: int
     by_category: Mapping[Category, Decimal]
     exempt_identities: frozenset[Identity]
+    calendar: RulesCalendar | None = None
+    identity_priority: tuple[Identity, ...] = ()
 
 
 def premium_due(rules: PremiumRules, category: Category, identity: Identity) -> Decimal:
@@ -47,11 +54,15 @@ def parse_rules(text: str) -> PremiumRules:
         amounts = data["premium"]
         by_category = {Category(k): parse_amount(v) for k, v in amounts.items()}
         exempt = frozenset(Identity(i) for i in data.get("exempt_identities", []))
+        year = int(data["insurance_year"])
+        priority = data.get("carry_over", {}).get("identity_priority", [])
         rules = PremiumRules(
             region=str(data["region"]),
-            insurance_year=int(data["insurance_year"]),
+            insurance_year=year,
             by_category=by_category,
             exempt_identities=exempt,
+            calendar=parse_calendar(data.get("calendar"), year),
+            identity_priority=tuple(Identity(i) for i in priority),
         )
     except (KeyError, ValueError, TypeError, tomllib.TOMLDecodeError) as exc:
         raise PremiumRulesError(f"invalid premium rules: {exc}") from exc
