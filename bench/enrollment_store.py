@@ -67,7 +67,9 @@ async def _run(url: str, label: str) -> None:
 
     async def bare(n: int) -> None:
         async with uow() as work:
-            await work.events.append_many(numbered(f"B{n}", 0, [_payload(10_000 + n)]))
+            await work.events.append_many(
+                numbered(f"B{n}", 0, [_payload(10_000 + n)], actor="system")
+            )
             await work.commit()
 
     started = time.perf_counter()

@@ -3,10 +3,21 @@
 Every event is an envelope around a typed payload. A published schema is never edited in place:
 a new shape gets a higher ``schema_version`` and an upcaster that turns the old payload into the
 new one on read (``register_upcaster``); stored and published bytes are never rewritten.
+
+The envelope is versioned by addition only: a new envelope field is optional with a read default
+(its upcast), and readers ignore envelope fields they do not know, so ``schema_version`` (the
+payload's) is not bumped for it and a reader of either age decodes events of either age.
+``actor`` (SPEC §8, issue 10) is such a field: who wrote the event, as one string —
+
+* a staff member: ``"NAME (ROLE)"``, e.g. ``"wang.fang (town)"`` (a staff name has no spaces);
+* ``"tax-feed"`` (the tax bureau's payment feed), ``"system"`` (a console command or a job);
+* ``"import:<12 hex>"``: the first 12 hex digits of the SHA-256 of the imported list file;
+* ``"unknown"``: events stored before the field existed (read so, never rewritten).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Callable
@@ -28,6 +39,22 @@ from shared.money import Money
 TOPIC_ENROLLMENT_EVENTS = "enrollment.events"
 TOPIC_TAX_PAYMENTS = "tax.premium-payments"
 TOPIC_BASIC_DATA = "enrollment.basic-data"
+
+
+UNKNOWN_ACTOR = "unknown"
+SYSTEM_ACTOR = "system"
+TAX_FEED_ACTOR = "tax-feed"
+MAX_ACTOR = 80
+
+
+def staff_actor(name: str, role: str) -> str:
+    """The ``actor`` of an event a staff member wrote: ``"NAME (ROLE)"``."""
+    return f"{name} ({role})"
+
+
+def import_actor(data: bytes) -> str:
+    """The ``actor`` of the events a list file wrote: ``import:`` and 12 hex of its SHA-256."""
+    return "import:" + hashlib.sha256(data).hexdigest()[:12]
 
 
 def dlq(topic: str) -> str:
@@ -82,6 +109,8 @@ class EventType(StrEnum):
     PREMIUM_DUE_CHANGED = "premium-due-changed"
     PREMIUM_REFUNDED = "premium-refunded"
     SUBSIDY_GRANTED = "subsidy-granted"
+    SUBSIDY_STATUS_CHANGED = "subsidy-status-changed"
+    CARRIED_OVER = "carried-over"
 
 
 class EventPayload(BaseModel):
@@ -180,6 +209,32 @@ class SubsidyGranted(EventPayload):
     tax_serial: str | None = None
 
 
+class SubsidyStatusChanged(EventPayload):
+    """A subsidy moved on (SPEC §7): ``paid`` (the district recorded its payout), ``cancelled``
+    (its payment was refunded, or the entitlement changed, before payout) or ``reclaim`` (the
+    same after payout: the bureau must take the money back). ``subsidy_id`` is the ``event_id``
+    of the ``subsidy-granted`` event."""
+
+    event_type: ClassVar[EventType] = EventType.SUBSIDY_STATUS_CHANGED
+    subsidy_id: str
+    insurance_year: int
+    status: str
+    reason: str
+    paid_on: date | None = None
+    reference: str | None = None
+
+
+class CarriedOver(EventPayload):
+    """On the frozen annual carry-over list for ``insurance_year`` (004 §一): special from
+    1 January of that year, premium paid on their behalf; not a person "added" during the year."""
+
+    event_type: ClassVar[EventType] = EventType.CARRIED_OVER
+    insurance_year: int
+    identity: Identity
+    medical_assistance: bool
+    sources: list[str]
+
+
 PAYLOAD_TYPES: dict[EventType, type[EventPayload]] = {
     cls.event_type: cls
     for cls in (
@@ -190,6 +245,8 @@ PAYLOAD_TYPES: dict[EventType, type[EventPayload]] = {
         PremiumDueChanged,
         PremiumRefunded,
         SubsidyGranted,
+        SubsidyStatusChanged,
+        CarriedOver,
     )
 }
 
@@ -239,6 +296,8 @@ class Event(BaseModel):
     stream_version: int = Field(ge=1)
     occurred_at: AwareDatetime
     recorded_at: AwareDatetime = Field(default_factory=utcnow)
+    # Before the payload: the event store cuts the payload's JSON from the envelope's tail.
+    actor: str = Field(UNKNOWN_ACTOR, min_length=1, max_length=MAX_ACTOR)
     payload: SerializeAsAny[EventPayload]
 
     @model_validator(mode="before")
@@ -268,9 +327,10 @@ class Event(BaseModel):
         *,
         psn_no: str,
         stream_version: int,
+        actor: str,
         occurred_at: datetime | None = None,
     ) -> Event:
-        """A fresh event for a stream, stamped now."""
+        """A fresh event for a stream, stamped now; ``actor`` says who wrote it (see above)."""
         now = utcnow()
         return cls(
             event_type=payload.event_type,
@@ -279,6 +339,7 @@ class Event(BaseModel):
             stream_version=stream_version,
             occurred_at=occurred_at or now,
             recorded_at=now,
+            actor=actor,
             payload=payload,
         )
 

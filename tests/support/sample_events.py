@@ -36,13 +36,16 @@ class Stream:
         self.psn_no = psn_no or f"P{uuid.uuid4().hex[:16]}"
         self.version = 0
 
-    def next(self, payload: EventPayload, occurred_at: datetime | None = None) -> Event:
+    def next(
+        self, payload: EventPayload, occurred_at: datetime | None = None, actor: str = "system"
+    ) -> Event:
         self.version += 1
         return Event.new(
             payload,
             psn_no=self.psn_no,
             stream_version=self.version,
             occurred_at=occurred_at or datetime(2023, 10, 1, tzinfo=UTC),
+            actor=actor,
         )
 
     def registered(

@@ -39,6 +39,7 @@ from services.enrollment.adapters.tables import certno_index, events, outbox, re
 from shared.events import (
     PAYLOAD_TYPES,
     TOPIC_ENROLLMENT_EVENTS,
+    UNKNOWN_ACTOR,
     Event,
     EventType,
     Registered,
@@ -56,6 +57,7 @@ COLUMNS = (
     events.c.occurred_at,
     events.c.recorded_at,
     events.c.payload,
+    events.c.actor,
 )
 """The columns ``decode`` takes, in its order."""
 
@@ -72,12 +74,14 @@ def decode(
     occurred_at: datetime,
     recorded_at: datetime,
     payload: str,
+    actor: str | None,
 ) -> Event:
     """A stored row (``COLUMNS``) back to its event: the one row decoder.
 
     Rows at the current schema version are trusted (this service wrote them) and only their
     payload is validated, from its JSON text, which is several times cheaper; older rows take the
-    full path through the upcasters.
+    full path through the upcasters. A row stored before events had an actor reads as
+    ``"unknown"`` (the row itself is never rewritten).
     """
     kind = EventType(event_type)
     payload_cls = PAYLOAD_TYPES[kind]
@@ -91,6 +95,7 @@ def decode(
                 "stream_version": stream_version,
                 "occurred_at": occurred_at,
                 "recorded_at": recorded_at,
+                "actor": actor or UNKNOWN_ACTOR,
                 "payload": json.loads(payload),
             }
         )
@@ -102,6 +107,7 @@ def decode(
         stream_version=stream_version,
         occurred_at=occurred_at.astimezone(UTC),
         recorded_at=recorded_at.astimezone(UTC),
+        actor=actor or UNKNOWN_ACTOR,
         payload=payload_cls.model_validate_json(payload),
     )
 
@@ -242,6 +248,7 @@ def _event_row(event: Event, envelope: str) -> dict[str, Any]:
         "occurred_at": event.occurred_at,
         "recorded_at": event.recorded_at,
         "payload": envelope[envelope.index(_PAYLOAD_KEY) + len(_PAYLOAD_KEY) : -1],
+        "actor": event.actor,
     }
 
 
@@ -258,6 +265,8 @@ def _lookup_rows(new: Sequence[Event]) -> tuple[list[dict[str, Any]], list[dict[
                     "psn_no": e.psn_no,
                     "insurance_year": e.payload.insurance_year,
                     "event_id": str(e.event_id),
+                    "region": e.payload.region,
+                    "organization": e.payload.organization,
                 }
             )
     return firsts, years

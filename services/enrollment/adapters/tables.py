@@ -31,6 +31,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -81,6 +82,7 @@ events = Table(
     Column("occurred_at", UtcDateTime, nullable=False),
     Column("recorded_at", UtcDateTime, nullable=False),
     Column("payload", Text, nullable=False),
+    Column("actor", String(80), nullable=True),  # NULL: stored before 0005, read as "unknown"
     UniqueConstraint("psn_no", "stream_version", name="uq_events_stream_version"),
     CheckConstraint("stream_version >= 1", name="ck_events_stream_version_positive"),
     sqlite_autoincrement=True,
@@ -99,6 +101,11 @@ registrations = Table(
     Column("psn_no", String(32), primary_key=True),
     Column("insurance_year", Integer, primary_key=True),
     Column("event_id", String(36), nullable=False),
+    # The year's region and organization (0005): lists filter a caller's scope in the query.
+    Column("region", String(12), nullable=True),
+    Column("organization", String(200), nullable=True),
+    Index("ix_registrations_year_region", "insurance_year", "region"),
+    Index("ix_registrations_year_organization", "insurance_year", "organization"),
 )
 
 outbox = Table(

@@ -31,7 +31,7 @@ from decimal import Decimal
 from services.enrollment.domain import subsidies
 from services.enrollment.domain.errors import DomainError
 from services.enrollment.domain.person import refuse_after_death
-from services.enrollment.domain.state import PersonState, apply, numbered
+from services.enrollment.domain.state import PersonState, apply, numbered, then
 from services.enrollment.domain.tax_messages import (
     Incoming,
     MessageKind,
@@ -46,6 +46,7 @@ from services.enrollment.domain.tax_messages import (
 from shared.certno import mask
 from shared.errors import CodedError
 from shared.events import (
+    TAX_FEED_ACTOR,
     Channel,
     Event,
     EventPayload,
@@ -191,7 +192,8 @@ def _decide_message(
         log.exception("unexpected error deciding tax message %s", p.tax_serial)
         decision.misses.append(Miss(index, incoming, *processing_error(exc), p.tax_serial))
         return
-    _record(decision, batch, p, psn_no, numbered(psn_no, state.version, payloads, p.paid_at))
+    events = numbered(psn_no, state.version, payloads, p.paid_at, actor=TAX_FEED_ACTOR)
+    _record(decision, batch, p, psn_no, events)
     if incoming.unmatched_id is not None:
         decision.resolved.append((incoming.unmatched_id, "applied"))
 
@@ -260,7 +262,10 @@ def payment_events(
             f"the person is not registered for {p.insurance_year}",
         )
     if p.kind is MessageKind.REFUND:
-        return [refund(state.psn_no, p, originals, refunded)]
+        # a refund takes back what it refunded: an unpaid subsidy is cancelled, a paid one
+        # flagged for reclaim (004 §二(二), SPEC §7)
+        payloads = [refund(state.psn_no, p, originals, refunded)]
+        return payloads + subsidies.reconcile(then(state, payloads, p.paid_at), p.insurance_year)
     payloads = record_payment(
         state,
         insurance_year=p.insurance_year,
@@ -271,21 +276,7 @@ def payment_events(
         paid_at=p.paid_at,
     )
     assert payloads, "record_payment refused a serial the caller checked was new"
-    granted = subsidies.on_payment(
-        subsidies.rule_for_person(state, p.insurance_year), p.payer, p.amount
-    )
-    if granted is not None:
-        payloads.append(
-            SubsidyGranted(
-                insurance_year=p.insurance_year,
-                kind=granted.kind.value,
-                amount=granted.amount,
-                status=granted.status.value,
-                reason=f"004 §二(二) on payment {p.tax_serial}",
-                tax_serial=p.tax_serial,
-            )
-        )
-    return payloads
+    return payloads + subsidies.reconcile(then(state, payloads, p.paid_at), p.insurance_year)
 
 
 def record_payment(

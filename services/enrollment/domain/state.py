@@ -3,6 +3,11 @@
 ``fold`` replays a stream into ``PersonState``: everything the rules (``person.py``,
 ``payments.py``, ``subsidies.py``) need to know about one person. Event types this module does not
 know leave the state as it is, so a newer event never breaks an older reader.
+
+The identity timeline is kept in order of ``effective_from`` (a change may be recorded after one
+that takes effect later: a month's assistance list uploaded after the carry-over freeze set the
+next 1 January). The identity of a registered year is the one in force on its last day, once a
+change reaches that year; ``identity_on(day)`` answers any other day.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from shared.events import (
+    CarriedOver,
     Category,
     DeceasedStop,
     Event,
@@ -20,13 +26,18 @@ from shared.events import (
     Gender,
     Identity,
     IdentityChanged,
+    Payer,
     PremiumDueChanged,
     PremiumPaid,
     PremiumRefunded,
     Registered,
     SubsidyGranted,
+    SubsidyStatusChanged,
 )
 from shared.money import ZERO
+
+COUNTED = frozenset({"payable", "paid", "paid_by_government"})
+"""Subsidy statuses that count in ``YearRecord.subsidised`` (money granted and not taken back)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +54,17 @@ class YearRecord:
     premium_paid: Decimal = ZERO
     # Subsidies granted for the year (004 §二(二)), not counting those pending a policy.
     subsidised: Decimal = ZERO
+    # On the frozen carry-over list for the year (004 §一): special from 1 January, not "added".
+    carried_over: bool = False
+    # The most the person was ever asked to pay personally for the year (a subsidy refunds what
+    # they paid up to it), and their own (non-government) payments by tax serial, net of refunds.
+    premium_base: Decimal = ZERO
+    personal_payments: Mapping[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def paid_personally(self) -> Decimal:
+        """What the person (or their school) paid for the year, net of refunds."""
+        return sum(self.personal_payments.values(), ZERO)
 
     @property
     def covered(self) -> bool:
@@ -52,9 +74,28 @@ class YearRecord:
 
 @dataclass(frozen=True, slots=True)
 class IdentityPeriod:
+    """An identity and assistance flag in force from ``effective_from`` to the next period."""
+
     effective_from: date
     identity: Identity
     medical_assistance: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SubsidyRecord:
+    """A subsidy granted to the person (its id is its ``subsidy-granted`` event's id)."""
+
+    subsidy_id: str
+    insurance_year: int
+    kind: str
+    amount: Decimal
+    status: str
+    tax_serial: str | None = None
+
+    @property
+    def counted(self) -> bool:
+        return self.status in COUNTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +116,20 @@ class PersonState:
     last_change_from: date | None = None  # effective_from of the last identity-changed
     date_of_death: date | None = None
     settlement_deadline: date | None = None
+    subsidies: Mapping[str, SubsidyRecord] = field(default_factory=dict)
 
     @property
     def deceased(self) -> bool:
         return self.date_of_death is not None
+
+    def identity_on(self, day: date) -> IdentityPeriod | None:
+        """The period in force on ``day`` (``None`` before the first one)."""
+        current = None
+        for period in self.timeline:
+            if period.effective_from > day:
+                break
+            current = period
+        return current
 
 
 def fold(events: Iterable[Event]) -> PersonState | None:
@@ -111,24 +162,17 @@ def apply(state: PersonState | None, event: Event) -> PersonState:
     if isinstance(payload, IdentityChanged):
         return _apply_identity(state, payload)
     if isinstance(payload, PremiumDueChanged):
-        return _with_year(state, payload.insurance_year, premium_due=payload.premium_due)
-    if isinstance(payload, PremiumPaid):
         record = state.years.get(payload.insurance_year)
-        paid = (record.premium_paid if record else ZERO) + payload.amount
-        state = replace(state, tax_serials=state.tax_serials | {payload.tax_serial})
-        return _with_year(state, payload.insurance_year, premium_paid=paid)
-    if isinstance(payload, PremiumRefunded):
-        record = state.years.get(payload.insurance_year)
-        paid = (record.premium_paid if record else ZERO) - payload.amount
-        state = replace(state, tax_serials=state.tax_serials | {payload.tax_serial})
-        return _with_year(state, payload.insurance_year, premium_paid=paid)
-    if isinstance(payload, SubsidyGranted):
-        record = state.years.get(payload.insurance_year)
-        if record is None or payload.status == "pending_policy":
-            return state
+        base = max(record.premium_base, payload.premium_due) if record else payload.premium_due
         return _with_year(
-            state, payload.insurance_year, subsidised=record.subsidised + payload.amount
+            state, payload.insurance_year, premium_due=payload.premium_due, premium_base=base
         )
+    if isinstance(payload, PremiumPaid | PremiumRefunded):
+        return _apply_money(state, payload)
+    if isinstance(payload, SubsidyGranted | SubsidyStatusChanged):
+        return _apply_subsidy(state, payload, str(event.event_id))
+    if isinstance(payload, CarriedOver):
+        return _with_year(state, payload.insurance_year, carried_over=True)
     if isinstance(payload, DeceasedStop):
         return replace(
             state,
@@ -147,41 +191,96 @@ def _apply_registered(state: PersonState, p: Registered, occurred_at: datetime) 
         region=p.region,
         organization=p.organization,
         premium_due=p.premium_due,
+        premium_base=p.premium_due,
     )
     # like an identity change, a registered identity counts from the month it was recorded in
-    period = IdentityPeriod(occurred_at.date().replace(day=1), p.identity, p.medical_assistance)
+    start = occurred_at.date().replace(day=1)
+    held = state.identity_on(start)
     timeline = state.timeline
-    if not timeline or (timeline[-1].identity, timeline[-1].medical_assistance) != (
+    if held is None or (held.identity, held.medical_assistance) != (
         p.identity,
         p.medical_assistance,
     ):
-        timeline = (*timeline, period)
+        timeline = _insert(timeline, IdentityPeriod(start, p.identity, p.medical_assistance))
     return replace(
         state,
         name=p.name,
-        identity=p.identity,
-        medical_assistance=p.medical_assistance,
+        identity=timeline[-1].identity,
+        medical_assistance=timeline[-1].medical_assistance,
         timeline=timeline,
         years={**state.years, p.insurance_year: record},
     )
 
 
 def _apply_identity(state: PersonState, p: IdentityChanged) -> PersonState:
-    years = {
-        year: replace(record, identity=p.identity, medical_assistance=p.medical_assistance)
-        if year >= p.effective_from.year
-        else record
-        for year, record in state.years.items()
-    }
-    period = IdentityPeriod(p.effective_from, p.identity, p.medical_assistance)
+    period = IdentityPeriod(p.effective_from, p.identity, p.medical_assistance, p.reason)
+    state = replace(state, timeline=_insert(state.timeline, period))
+    years = {}
+    for year, record in state.years.items():
+        in_force = state.identity_on(date(year, 12, 31)) if year >= p.effective_from.year else None
+        if in_force is not None:
+            record = replace(
+                record, identity=in_force.identity, medical_assistance=in_force.medical_assistance
+            )
+        years[year] = record
+    latest = state.timeline[-1]
+    last = max(state.last_change_from or p.effective_from, p.effective_from)
     return replace(
         state,
-        identity=p.identity,
-        medical_assistance=p.medical_assistance,
-        timeline=(*state.timeline, period),
+        identity=latest.identity,
+        medical_assistance=latest.medical_assistance,
         years=years,
-        last_change_from=p.effective_from,
+        last_change_from=last,
     )
+
+
+def _insert(
+    timeline: tuple[IdentityPeriod, ...], period: IdentityPeriod
+) -> tuple[IdentityPeriod, ...]:
+    """The timeline with ``period`` in its place (after periods of the same or earlier date)."""
+    at = len(timeline)
+    while at and timeline[at - 1].effective_from > period.effective_from:
+        at -= 1
+    return (*timeline[:at], period, *timeline[at:])
+
+
+def _apply_money(state: PersonState, p: PremiumPaid | PremiumRefunded) -> PersonState:
+    record = state.years.get(p.insurance_year)
+    state = replace(state, tax_serials=state.tax_serials | {p.tax_serial})
+    if record is None:
+        return state
+    personal = dict(record.personal_payments)
+    if isinstance(p, PremiumPaid):
+        paid = record.premium_paid + p.amount
+        if p.payer is not Payer.GOVERNMENT:
+            personal[p.tax_serial] = p.amount
+    else:
+        paid = record.premium_paid - p.amount
+        original = p.original_tax_serial
+        if original in personal:
+            personal[original] = personal[original] - p.amount
+    return _with_year(state, p.insurance_year, premium_paid=paid, personal_payments=personal)
+
+
+def _apply_subsidy(
+    state: PersonState, p: SubsidyGranted | SubsidyStatusChanged, event_id: str
+) -> PersonState:
+    if isinstance(p, SubsidyGranted):
+        before = None
+        after = SubsidyRecord(event_id, p.insurance_year, p.kind, p.amount, p.status, p.tax_serial)
+    else:
+        before = state.subsidies.get(p.subsidy_id)
+        if before is None:
+            return state
+        after = replace(before, status=p.status)
+    state = replace(state, subsidies={**state.subsidies, after.subsidy_id: after})
+    record = state.years.get(after.insurance_year)
+    if record is None:
+        return state
+    delta = (after.amount if after.counted else ZERO) - (
+        before.amount if before is not None and before.counted else ZERO
+    )
+    return _with_year(state, after.insurance_year, subsidised=record.subsidised + delta)
 
 
 def _with_year(state: PersonState, year: int, **changes: object) -> PersonState:
@@ -191,14 +290,29 @@ def _with_year(state: PersonState, year: int, **changes: object) -> PersonState:
     return replace(state, years={**state.years, year: replace(record, **changes)})  # type: ignore[arg-type]
 
 
+def then(state: PersonState, payloads: Sequence[EventPayload], at: datetime) -> PersonState:
+    """The state after payloads not appended yet (to decide what must follow them)."""
+    for version, payload in enumerate(payloads, start=state.version + 1):
+        event = Event.new(
+            payload, psn_no=state.psn_no, stream_version=version, occurred_at=at, actor="preview"
+        )
+        state = apply(state, event)
+    return state
+
+
 def numbered(
     psn_no: str,
     after_version: int,
     payloads: Sequence[EventPayload],
     occurred_at: datetime | None = None,
+    *,
+    actor: str,
 ) -> list[Event]:
-    """New events for a stream, numbered after the version the decision was based on."""
+    """New events for a stream, numbered after the version the decision was based on, each
+    naming its ``actor`` (who wrote it: ``shared.events`` says the forms)."""
     return [
-        Event.new(payload, psn_no=psn_no, stream_version=version, occurred_at=occurred_at)
+        Event.new(
+            payload, psn_no=psn_no, stream_version=version, occurred_at=occurred_at, actor=actor
+        )
         for version, payload in enumerate(payloads, start=after_version + 1)
     ]

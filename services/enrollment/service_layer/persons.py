@@ -26,7 +26,7 @@ from services.enrollment.domain.state import PersonState, fold, numbered
 from services.enrollment.service_layer import unit_of_work
 from services.enrollment.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.certno import mask
-from shared.events import Event, EventPayload, Identity
+from shared.events import SYSTEM_ACTOR, Event, EventPayload, Identity
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ async def _append(
     uow: UnitOfWork, psn_no: str, version: int, new: list[EventPayload]
 ) -> list[Event]:
     """Number the new payloads after ``version`` and append them (a batch of one stream)."""
-    appended = numbered(psn_no, version, new)
+    appended = numbered(psn_no, version, new, actor=SYSTEM_ACTOR)
     await uow.events.append_many(appended)
     return appended
 

@@ -27,7 +27,7 @@ from services.enrollment.domain.state import fold
 from services.enrollment.service_layer import unit_of_work
 from services.enrollment.service_layer.persons import new_psn_no, rules_from_directory
 from services.enrollment.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from shared.events import Event, utcnow
+from shared.events import SYSTEM_ACTOR, Event, utcnow
 
 CHUNK_ROWS = 1000
 Progress = Callable[[int], None]
@@ -132,7 +132,13 @@ async def _import_chunk(
         psn_no = psn_no or new_psn_no()
         version = state.version + 1 if state else 1
         new_events.append(
-            Event.new(payloads[0], psn_no=psn_no, stream_version=version, occurred_at=now)
+            Event.new(
+                payloads[0],
+                psn_no=psn_no,
+                stream_version=version,
+                occurred_at=now,
+                actor=SYSTEM_ACTOR,
+            )
         )
     await uow.events.append_many(new_events)
     return len(new_events), existing, errors

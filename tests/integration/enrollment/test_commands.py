@@ -41,7 +41,7 @@ async def test_migrate_then_a_standalone_relay_publishes_the_backlog(tmp_path, k
     engine = make_engine(url)
     sessionmaker = make_sessionmaker(engine)
     async with unit_of_work_factory(sessionmaker)() as work:
-        [event] = numbered(f"PCMD{os.getpid()}", 0, [registered(1)])
+        [event] = numbered(f"PCMD{os.getpid()}", 0, [registered(1)], actor="system")
         await work.events.append_many([event])
         await work.commit()
 

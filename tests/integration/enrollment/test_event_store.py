@@ -44,7 +44,7 @@ def uow(sessionmaker) -> unit_of_work.UnitOfWorkFactory:
 async def append(uow, psn_no: str, version: int, payloads) -> list[Event]:
     """Append payloads after ``version`` in a unit of work of their own, and commit."""
     async with uow() as work:
-        new = numbered(psn_no, version, payloads)
+        new = numbered(psn_no, version, payloads, actor="system")
         await work.events.append_many(new)
         await work.commit()
     return new
@@ -108,7 +108,7 @@ async def test_concurrent_appends_to_one_stream_keep_every_version_once(uow):
         async def handler(work: unit_of_work.UnitOfWork) -> int:
             version = await work.events.version("P1")
             await asyncio.sleep(0)  # let the others read the same version
-            await work.events.append_many(numbered("P1", version, [identity(n)]))
+            await work.events.append_many(numbered("P1", version, [identity(n)], actor="system"))
             return version + 1
 
         return await unit_of_work.run(uow, handler, attempts=50)
@@ -128,7 +128,7 @@ async def test_concurrent_appends_to_one_stream_keep_every_version_once(uow):
 async def test_concurrent_first_appends_without_retry_one_wins(uow):
     async def attempt(n: int) -> str:
         async def handler(work: unit_of_work.UnitOfWork) -> None:
-            await work.events.append_many(numbered("P1", 0, [identity(n)]))
+            await work.events.append_many(numbered("P1", 0, [identity(n)], actor="system"))
 
         try:
             await unit_of_work.run(uow, handler, attempts=1)

@@ -49,7 +49,7 @@ def changed(n: int) -> IdentityChanged:
 
 async def append(sessionmaker, topic: str, psn_no: str, version: int, payload) -> Event:
     async with unit_of_work_factory(sessionmaker, topic=topic)() as work:
-        [event] = numbered(psn_no, version, [payload])
+        [event] = numbered(psn_no, version, [payload], actor="system")
         await work.events.append_many([event])
         await work.commit()
     return event
@@ -156,7 +156,7 @@ async def test_a_transaction_committing_after_a_later_position_is_not_skipped(
     await producer.start()
     try:
         async with unit_of_work_factory(sessionmaker, topic=topic)() as txn_a:
-            [event_a] = numbered("PA", 0, [registered(1)])
+            [event_a] = numbered("PA", 0, [registered(1)], actor="system")
             await txn_a.events.append_many([event_a])
             event_b = await append(sessionmaker, topic, "PB", 0, registered(2))  # commits first
             async with sessionmaker() as session:

@@ -67,7 +67,13 @@ def request(**overrides) -> Registration:
 
 def stream(*payloads) -> list[Event]:
     return [
-        Event.new(p, psn_no="P1", stream_version=n, occurred_at=datetime(2024, 1, 2, tzinfo=UTC))
+        Event.new(
+            p,
+            psn_no="P1",
+            stream_version=n,
+            occurred_at=datetime(2024, 1, 2, tzinfo=UTC),
+            actor="system",
+        )
         for n, p in enumerate(payloads, start=1)
     ]
 
@@ -340,7 +346,9 @@ def test_whatever_is_asked_the_deadline_stays_between_death_and_three_months(dod
             assert exc.code in {"DEADLINE_BEYOND_LIMIT", "DEADLINE_BEFORE_DEATH"}
             continue
         for payload in new:
-            event = Event.new(payload, psn_no="P1", stream_version=state.version + 1)
+            event = Event.new(
+                payload, psn_no="P1", stream_version=state.version + 1, actor="system"
+            )
             state = apply(state, event)
         assert state.date_of_death == dod
         assert dod <= state.settlement_deadline <= limit

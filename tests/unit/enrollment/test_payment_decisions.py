@@ -56,7 +56,13 @@ def history(identity: Identity = Identity.ORDINARY, *, dead: bool = False) -> li
             DeceasedStop(date_of_death=date(2024, 2, 1), settlement_deadline=date(2024, 3, 1))
         )
     return [
-        Event.new(p, psn_no=PSN, stream_version=n, occurred_at=datetime(2024, 1, 2, tzinfo=UTC))
+        Event.new(
+            p,
+            psn_no=PSN,
+            stream_version=n,
+            occurred_at=datetime(2024, 1, 2, tzinfo=UTC),
+            actor="system",
+        )
         for n, p in enumerate(payloads, start=1)
     ]
 

@@ -118,3 +118,15 @@ def test_state_round_trips_through_json():
         [s.registered(), s.paid(), s.identity(Identity.ORPHAN, date(2024, 2, 1))]
     )
     assert projection.from_json(projection.to_json(state)) == state
+
+
+def test_the_fold_ignores_the_actor_and_events_without_one():
+    s = Stream()
+    with_actor = [s.registered(), s.paid()]
+    without = [
+        type(e).model_validate({k: v for k, v in e.model_dump().items() if k != "actor"})
+        for e in with_actor
+    ]
+    assert {e.actor for e in with_actor} == {"system"}
+    assert {e.actor for e in without} == {"unknown"}
+    assert projection.fold_all(with_actor) == projection.fold_all(without)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -24,6 +25,7 @@ from shared.events import (
 pytestmark = pytest.mark.unit
 
 WHEN = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+ACTOR = "wang.fang (town)"
 
 
 def registered() -> Registered:
@@ -62,7 +64,7 @@ PAYLOADS = [
 
 @pytest.mark.parametrize("payload", PAYLOADS, ids=lambda p: p.event_type)
 def test_round_trip_through_json(payload):
-    event = Event.new(payload, psn_no="P1", stream_version=3, occurred_at=WHEN)
+    event = Event.new(payload, psn_no="P1", stream_version=3, occurred_at=WHEN, actor=ACTOR)
     raw = event.to_json()
     back = Event.from_json(raw)
     assert back == event
@@ -71,12 +73,12 @@ def test_round_trip_through_json(payload):
 
 
 def test_amounts_are_strings_on_the_wire():
-    event = Event.new(registered(), psn_no="P1", stream_version=1)
+    event = Event.new(registered(), psn_no="P1", stream_version=1, actor=ACTOR)
     assert json.loads(event.to_json())["payload"]["premium_due"] == "360.00"
 
 
 def test_events_and_payloads_are_frozen():
-    event = Event.new(registered(), psn_no="P1", stream_version=1)
+    event = Event.new(registered(), psn_no="P1", stream_version=1, actor=ACTOR)
     with pytest.raises(ValidationError):
         event.psn_no = "P2"
     with pytest.raises(ValidationError):
@@ -84,7 +86,7 @@ def test_events_and_payloads_are_frozen():
 
 
 def test_unknown_payload_fields_are_refused():
-    raw = json.loads(Event.new(registered(), psn_no="P1", stream_version=1).to_json())
+    raw = json.loads(Event.new(registered(), psn_no="P1", stream_version=1, actor=ACTOR).to_json())
     raw["payload"]["favourite_colour"] = "blue"
     with pytest.raises(ValidationError, match="favourite_colour"):
         Event.model_validate(raw)
@@ -92,9 +94,15 @@ def test_unknown_payload_fields_are_refused():
 
 def test_stream_version_starts_at_one_and_instants_are_aware():
     with pytest.raises(ValidationError):
-        Event.new(registered(), psn_no="P1", stream_version=0)
+        Event.new(registered(), psn_no="P1", stream_version=0, actor=ACTOR)
     with pytest.raises(ValidationError):
-        Event.new(registered(), psn_no="P1", stream_version=1, occurred_at=datetime(2024, 1, 1))
+        Event.new(
+            registered(),
+            psn_no="P1",
+            stream_version=1,
+            occurred_at=datetime(2024, 1, 1),
+            actor=ACTOR,
+        )
 
 
 def test_malformed_json_is_a_value_error():
@@ -153,3 +161,23 @@ def test_a_version_without_upcaster_or_from_the_future_is_refused(identity_chang
         ev.upcast(EventType.IDENTITY_CHANGED, 3, {})
     with pytest.raises(ValueError, match="no upcaster"):
         ev.upcast(EventType.DECEASED_STOP, 0, {})
+
+
+def test_the_actor_travels_in_the_envelope_and_old_events_read_as_unknown():
+    event = Event.new(registered(), psn_no="P1", stream_version=1, actor=ACTOR)
+    raw = json.loads(event.to_json())
+    assert raw["actor"] == "wang.fang (town)"
+    assert list(raw)[-1] == "payload"  # the event store cuts the payload from the tail
+    assert Event.from_json(event.to_json()).actor == ACTOR
+    del raw["actor"]  # an event written before the field existed
+    assert Event.model_validate(raw).actor == ev.UNKNOWN_ACTOR
+    assert raw["schema_version"] == Registered.schema_version  # the payload did not change
+
+
+def test_actor_forms():
+    assert ev.staff_actor("li.wei", "district") == "li.wei (district)"
+    digest = hashlib.sha256(b"certno,name\n").hexdigest()
+    assert ev.import_actor(b"certno,name\n") == "import:" + digest[:12]
+    assert (ev.SYSTEM_ACTOR, ev.TAX_FEED_ACTOR) == ("system", "tax-feed")
+    with pytest.raises(ValidationError):
+        Event.new(registered(), psn_no="P1", stream_version=1, actor="")

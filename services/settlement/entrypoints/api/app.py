@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from services.settlement.bootstrap import bootstrap
-from services.settlement.entrypoints.api import errors, routes
+from services.settlement.entrypoints.api import errors, routes, staff_auth
 from services.settlement.entrypoints.api.fast import SettleFastPath
 from services.settlement.settings import Settings
 from shared.db import is_sqlite
@@ -52,8 +52,13 @@ def create_app(settings: Settings | None = None, *, run_consumer: bool = False) 
                     await asyncio.wait_for(task, 10)
             await settlement.aclose()
 
-    app = FastAPI(title="Settlement", version="1", lifespan=lifespan)
+    # Default deny: a route that declares no access policy answers 403 (SPEC §8).
+    app = FastAPI(
+        title="Settlement", version="1", lifespan=lifespan, dependencies=[staff_auth.default_deny()]
+    )
+    app.state.settings = settings  # staff_auth reads the staff-token key file from it
     errors.install(app)
+    staff_auth.install(app)  # 401/403 of the staff routes (SPEC §8)
     app.add_middleware(SettleFastPath)  # the settle call, ahead of the router
     app.include_router(routes.coverage, prefix="/api/v1")
     app.include_router(routes.settlements, prefix="/api/v1")
@@ -68,6 +73,7 @@ def create_app(settings: Settings | None = None, *, run_consumer: bool = False) 
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    staff_auth.document_policies(app)  # x-policy on every operation of the OpenAPI document
     return app
 
 

@@ -13,6 +13,10 @@ from services.settlement.adapters.hospitals import Hospital
 from services.settlement.errors import InvalidRequest
 from services.settlement.service_layer.answers import Answer
 from services.settlement.service_layer.settlements import SettlementService
+from shared import route_policy
+
+HOSPITAL_KEY = route_policy.Policy("hospital")
+"""Hospital routes: the caller is the hospital whose API key is the bearer token."""
 
 
 async def get_service(request: Request) -> SettlementService:
@@ -32,6 +36,8 @@ async def current_hospital(
     return await service.authenticate(key.strip() if scheme.lower() == "bearer" else None)
 
 
+# The declared policy of every route that depends on it (shared.route_policy).
+route_policy.mark(current_hospital, HOSPITAL_KEY)
 CurrentHospital = Annotated[Hospital, Depends(current_hospital)]
 
 

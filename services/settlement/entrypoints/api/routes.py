@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from services.settlement.entrypoints.api import deps
 from services.settlement.entrypoints.api.deps import CurrentHospital, JsonBody, Service, get_service
 from services.settlement.service_layer.answers import Answer
+from shared.route_policy import POLICY_KEY
 
 coverage = APIRouter(tags=["coverage"])
 settlements = APIRouter(prefix="/settlements", tags=["settlements"])
@@ -50,6 +51,8 @@ async def preview(body: JsonBody, service: Service, hospital: CurrentHospital) -
     openapi_extra={
         "parameters": [{"in": "header", "name": "Idempotency-Key", "required": True}],
         "requestBody": {"content": {JSON: {"schema": {"type": "object"}}}, "required": True},
+        # It reads the hospital key itself (deps.settle), so it declares the policy by hand.
+        POLICY_KEY: deps.HOSPITAL_KEY.as_openapi(),
     },
 )
 async def settle(request: Request) -> Response:
