@@ -16,7 +16,8 @@ In the same transaction ``append_many`` writes, per event:
 
 * its outbox row for ``enrollment.events``, keyed by psn_no (the relay publishes it);
 * ``certno_index`` when a stream starts with ``registered`` (one psn_no per certno);
-* ``registrations`` for each ``registered`` event (one registration per person and year).
+* ``registrations`` for each ``registered`` event (one registration per person and year);
+* the subsidies and special-persons rows of ``projections.py``.
 
 Those lookups have unique keys, so two concurrent first registrations of one certno end with one
 person, and the loser's retry finds it (``find_psn_no``). Reads and writes are batches (one query
@@ -34,6 +35,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from services.enrollment.adapters import projections
 from services.enrollment.adapters.recorders import IN_CHUNK, ConcurrencyConflict, Recorder
 from services.enrollment.adapters.tables import certno_index, events, outbox, registrations
 from shared.events import (
@@ -214,6 +216,7 @@ class EventStore:
         firsts, years = _lookup_rows(new)
         await self.recorder.insert(certno_index, firsts)
         await self.recorder.insert(registrations, years)
+        await projections.record(self.recorder, new)
         now = utcnow()
         await self.recorder.insert(
             outbox,

@@ -21,7 +21,6 @@ from services.enrollment.adapters.tables import unmatched_payments as unmatched
 from services.enrollment.domain.payments import (
     OriginalPayment,
     PaymentRow,
-    SubsidyRow,
     UnmatchedRow,
 )
 from services.enrollment.domain.tax_messages import Incoming, MessageKind, Reason
@@ -70,10 +69,6 @@ class PaymentRecords:
     async def add_payments(self, rows: Sequence[PaymentRow], now: datetime) -> None:
         """Insert applied payments; a serial already there is a conflict (another writer)."""
         await self.recorder.insert(payments, [{**vars_of(row), "recorded_at": now} for row in rows])
-
-    async def add_subsidies(self, rows: Sequence[SubsidyRow], now: datetime) -> None:
-        """Insert the subsidies granted on payments."""
-        await self.recorder.insert(subsidies, [{**vars_of(row), "granted_at": now} for row in rows])
 
     async def resolve(self, resolved: Sequence[tuple[int, str]], now: datetime) -> None:
         """Mark replayed unmatched messages resolved (``applied`` or ``duplicate``)."""

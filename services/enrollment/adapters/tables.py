@@ -17,8 +17,11 @@ The collection side (school lists, tax payments, subsidies; migration 0002):
   reason code and the raw bytes (for ``enrollment payments retry``). ``dedup_key`` is the
   ``tax_serial`` when the message had a usable one, else a hash of its bytes, so a redelivery
   after a crash does not list (or dead-letter) a message twice.
-* ``subsidies`` — the subsidies granted (mirrors the ``subsidy-granted`` events, written in the
-  same transaction) so the pay-out list is one query; one per payment at most.
+* ``subsidies`` — the subsidies granted and their status (mirrors the ``subsidy-granted`` and
+  ``subsidy-status-changed`` events, written with them by the event store) so the pay-out and
+  on-behalf lists are one query each.
+
+The special persons' cycle has its own tables in ``special_tables.py``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -164,13 +168,18 @@ unmatched_payments = Table(
 subsidies = Table(
     "subsidies",
     metadata,
-    Column("tax_serial", String(64), primary_key=True),
+    # The subsidy's id: its ``subsidy-granted`` event's id (migration 0006; before it, one
+    # subsidy per payment keyed by tax_serial). Status changes come from its later events.
+    Column("event_id", String(36), primary_key=True),
+    Column("tax_serial", String(64), nullable=True, index=True),
     Column("psn_no", String(32), nullable=False, index=True),
     Column("insurance_year", Integer, nullable=False, index=True),
     Column("kind", String(30), nullable=False),
     Column("status", String(30), nullable=False),
     Column("amount", Numeric(14, 2), nullable=False),
-    Column("event_id", String(36), nullable=False),
     Column("granted_at", UtcDateTime, nullable=False),
+    Column("paid_on", Date, nullable=True),
+    Column("reference", String(100), nullable=True),
+    Column("status_at", UtcDateTime, nullable=True),
     CheckConstraint("amount >= 0", name="ck_subsidies_amount_non_negative"),
 )

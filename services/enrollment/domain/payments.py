@@ -2,10 +2,10 @@
 
 ``decide(parsed, known)`` takes a parsed batch and what the database knew before it (``Known``:
 the people by certno and their folded states, the serials already applied, the original payments
-refunds point at and what was refunded of them) and returns a ``Decision``: the events to append,
-the ``payments`` and ``subsidies`` rows to insert, the misses to list (and dead-letter), the
-replayed messages now resolved. Nothing is read or written here; the service layer loads, calls
-this, and writes what it says in one transaction.
+refunds point at and what was refunded of them) and returns a ``Decision``: the events to append
+(the ``subsidies`` rows follow from them), the ``payments`` rows to insert, the misses to list
+(and dead-letter), the replayed messages now resolved. Nothing is read or written here; the
+service layer loads, calls this, and writes what it says in one transaction.
 
 The rules, in the order they are checked:
 
@@ -13,10 +13,12 @@ The rules, in the order they are checked:
   a duplicate: counted, nothing written;
 * a certno with no person, or a year the person is not registered for, is a miss;
 * a payment appends ``premium-paid`` — an overpayment too (the person shows paid above due) —
-  followed by ``subsidy-granted`` when the person's subsidy rule says so (004 §二(二));
+  followed by the subsidy events the payment brings (``subsidies.reconcile``: a subsidy granted,
+  or one it supersedes cancelled; 004 §二(二));
 * a refund appends ``premium-refunded`` when its original payment was applied for the same person
   and year and the refunds of it stay within its amount; a refund whose payment is not known yet
-  (another partition may run ahead) is a miss ``UNKNOWN_ORIGINAL_PAYMENT``, replayed later.
+  (another partition may run ahead) is a miss ``UNKNOWN_ORIGINAL_PAYMENT``, replayed later; the
+  refund cancels the subsidy it took the ground from (or flags it ``reclaim`` once paid out).
 """
 
 from __future__ import annotations
@@ -86,9 +88,9 @@ class PaymentRow:
 
 @dataclass(frozen=True, slots=True)
 class SubsidyRow:
-    """A ``subsidies`` row: the subsidy granted on one payment (mirrors its event)."""
+    """A subsidy a batch granted (the event store writes its ``subsidies`` row with the event)."""
 
-    tax_serial: str
+    tax_serial: str | None
     psn_no: str
     insurance_year: int
     kind: str
@@ -211,7 +213,7 @@ def _record(
     decision.events.extend(new)
     for event in new:
         if isinstance(event.payload, SubsidyGranted):
-            decision.subsidies.append(subsidy_row(event, p.tax_serial))
+            decision.subsidies.append(subsidy_row(event))
     row = PaymentRow(
         tax_serial=p.tax_serial,
         kind=p.kind.value,
@@ -234,12 +236,12 @@ def _record(
     decision.applied += 1
 
 
-def subsidy_row(event: Event, tax_serial: str) -> SubsidyRow:
-    """The ``subsidies`` row of a ``subsidy-granted`` event."""
+def subsidy_row(event: Event) -> SubsidyRow:
+    """The subsidy of a ``subsidy-granted`` event."""
     payload = event.payload
     assert isinstance(payload, SubsidyGranted)
     return SubsidyRow(
-        tax_serial=tax_serial,
+        tax_serial=payload.tax_serial,
         psn_no=event.psn_no,
         insurance_year=payload.insurance_year,
         kind=payload.kind,

@@ -6,11 +6,19 @@ No database, web or broker here. Premium amounts come from rules passed in (``Ru
 
 Decisions where the sources are silent (SPEC §4, 004):
 
-* An identity change takes effect from ``effective_from`` (the caller defaults it to the first
-  day of the month it is recorded in, 004 "当月生效"). It changes the premium due of every year the
-  person is registered for from the year of ``effective_from`` on; for each such year whose amount
-  changes, a ``premium-due-changed`` event follows the ``identity-changed`` one. Settlement learns
-  amounts only from these events. Refunds of what was paid above the new amount are issue #4's.
+* A registration never resets an identity: a blank (or ``ordinary``) identity and an unset
+  assistance flag keep what the person holds on the registration date (a special person
+  re-registered for a new year from a school list stays special, SPEC §7).
+* An identity change takes effect on the 1st of the month it is recorded in (004 "当月": a change
+  recorded in March is effective 1 March). An earlier month is a back-dated change: only the
+  district role may record it (``may_backdate``); a later month is refused. An exit from special
+  status needs an ``evidence_ref`` (004 §二(一)2: "收集特殊人员退出证明材料").
+* A change alters the premium due of every year the person is registered for from the year of
+  ``effective_from`` on — never upwards for the year it falls in (that year's premium was set when
+  it was collected: an exit in October does not take the year's cover away). For each year whose
+  amount changes, a ``premium-due-changed`` event follows the ``identity-changed`` one. Settlement
+  learns amounts only from these events; what was paid above the new amount comes back as a
+  subsidy (``subsidies.py``).
 * The identity timeline only moves forward: a change dated before the last one is refused.
 * After death nothing but a new ``settlement_deadline`` (extension or earlier final stop, within
   date of death + 3 months) is accepted; the date of death itself cannot be changed.
@@ -23,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
+from services.enrollment.domain.calendar import Month
 from services.enrollment.domain.errors import DomainError
 from services.enrollment.domain.premiums import PremiumRules, premium_due
 from services.enrollment.domain.state import PersonState
@@ -58,6 +67,15 @@ class Registration:
     identity: Identity = Identity.ORDINARY
     medical_assistance: bool = False
 
+    def held(self, state: PersonState | None, on: date) -> tuple[Identity, bool]:
+        """The identity and flag to register with: the request's, or what the person holds on
+        ``on`` where the request leaves them blank (never reset)."""
+        period = state.identity_on(on) if state is not None else None
+        if period is None:
+            return self.identity, self.medical_assistance
+        identity = period.identity if self.identity is Identity.ORDINARY else self.identity
+        return identity, self.medical_assistance or period.medical_assistance
+
 
 def normalise_certno(raw: str, today: date) -> certnos.Certno:
     """Parse a certno or raise ``INVALID_CERTNO`` (the message never echoes the number)."""
@@ -90,6 +108,7 @@ def register(
             f" and next year ({today.year + 1})",
         )
     rules = rules_for(request.region, request.insurance_year)
+    identity, medical_assistance = request.held(state, today)
     return [
         Registered(
             certno=parsed.value,
@@ -97,14 +116,32 @@ def register(
             gender=Gender(parsed.gender),
             birth_date=parsed.birth_date,
             category=request.category,
-            identity=request.identity,
-            medical_assistance=request.medical_assistance,
+            identity=identity,
+            medical_assistance=medical_assistance,
             region=request.region,
             organization=request.organization,
             insurance_year=request.insurance_year,
-            premium_due=premium_due(rules, request.category, request.identity),
+            premium_due=premium_due(rules, request.category, identity),
         )
     ]
+
+
+def recorded_month(effective_from: date | None, today: date, *, may_backdate: bool) -> date:
+    """The date a change recorded ``today`` takes effect: the 1st of ``effective_from``'s month
+    (default: this month). An earlier month needs ``may_backdate``; a later one is refused."""
+    month = Month.of(effective_from or today)
+    current = Month.of(today)
+    if month > current:
+        raise DomainError(
+            "INVALID_EFFECTIVE_DATE",
+            f"a change takes effect in the month it is recorded ({current}), not in {month}",
+        )
+    if month < current and not may_backdate:
+        raise DomainError(
+            "BACKDATE_NOT_ALLOWED",
+            f"a change effective before this month ({current}) needs the district role",
+        )
+    return month.first
 
 
 def change_identity(
@@ -128,6 +165,13 @@ def change_identity(
         )
     if effective_from < state.birth_date:
         raise DomainError("INVALID_EFFECTIVE_DATE", "effective_from is before the birth date")
+    if not reason.strip():
+        raise DomainError("INVALID_REASON", "a change needs a reason")
+    leaving = identity is Identity.ORDINARY and state.identity is not Identity.ORDINARY
+    if leaving and not (evidence_ref or "").strip():
+        raise DomainError(
+            "EVIDENCE_REQUIRED", "an exit from special status needs an evidence_ref (004 §二(一)2)"
+        )
     new: list[EventPayload] = [
         IdentityChanged(
             identity=identity,
@@ -137,12 +181,28 @@ def change_identity(
             evidence_ref=evidence_ref,
         )
     ]
+    return new + premium_changes(state, identity, effective_from, rules_for)
+
+
+def premium_changes(
+    state: PersonState,
+    identity: Identity,
+    effective_from: date,
+    rules_for: RulesFor,
+    *,
+    raise_current: bool = False,
+) -> list[EventPayload]:
+    """``premium-due-changed`` for each registered year from ``effective_from``'s on whose
+    amount the new identity alters; never upwards for the year the change falls in, unless
+    ``raise_current`` (the carry-over list sets a year's identity from its first day)."""
+    new: list[EventPayload] = []
     for year in sorted(state.years):
         record = state.years[year]
         if year < effective_from.year:
             continue
         due = premium_due(rules_for(record.region, year), record.category, identity)
-        if due != record.premium_due:
+        raises = year == effective_from.year and due > record.premium_due and not raise_current
+        if due != record.premium_due and not raises:
             new.append(
                 PremiumDueChanged(
                     insurance_year=year,
@@ -151,6 +211,31 @@ def change_identity(
                 )
             )
     return new
+
+
+def assistance_flag(
+    state: PersonState, flagged: bool, effective_from: date, reason: str, evidence_ref: str
+) -> list[EventPayload]:
+    """Set the medical-assistance flag from a date, the identity in force then unchanged (the
+    monthly list, 004 §二(一)4). ``[]`` when the flag already is so on that date. Unlike an
+    identity change it may fall before a later change (a list uploaded after the carry-over
+    froze the next 1 January): the timeline keeps the periods in date order."""
+    refuse_after_death(state)
+    period = state.identity_on(effective_from)
+    held = period.identity if period is not None else state.identity
+    if period is not None and period.medical_assistance == flagged:
+        return []
+    if period is None and state.medical_assistance == flagged:
+        return []
+    return [
+        IdentityChanged(
+            identity=held,
+            medical_assistance=flagged,
+            effective_from=effective_from,
+            reason=reason,
+            evidence_ref=evidence_ref,
+        )
+    ]
 
 
 def add_months(day: date, months: int) -> date:

@@ -7,8 +7,8 @@
 * asks the domain to decide every message;
 * writes the ``payments`` rows — their primary key ``tax_serial`` is what makes a duplicate (or a
   redelivery after a crash) a no-op, enforced by the database —, the events (``premium-paid`` or
-  ``premium-refunded``, ``subsidy-granted`` after a payment when a subsidy rule says so) with the
-  outbox rows that carry them to ``enrollment.events``, the ``subsidies`` rows, and an
+  ``premium-refunded``, and the subsidy events they bring) with the outbox rows that carry them
+  to ``enrollment.events`` and the ``subsidies`` rows the event store derives, and an
   ``unmatched_payments`` row for every message that cannot be applied, with its dead-letter record
   for ``tax.premium-payments.dlq`` through the same outbox (so a broker blip cannot lose it, and a
   redelivered message is not dead-lettered twice).
@@ -123,7 +123,6 @@ async def _apply(uow: UnitOfWork, parsed: Parsed) -> Outcome:
     now = utcnow()
     await uow.payments.add_payments(decision.payments, now)
     await uow.events.append_many(decision.events)
-    await uow.payments.add_subsidies(decision.subsidies, now)
     await uow.payments.resolve(decision.resolved, now)
     await _list_misses(uow, decision, now)
     return Outcome.of(decision)
