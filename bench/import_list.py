@@ -20,7 +20,7 @@ from sqlalchemy import Column, MetaData, String, Table, insert
 
 from services.enrollment.bootstrap import migrate_async, unit_of_work_factory
 from services.enrollment.domain.school_lists import parse_list
-from services.enrollment.service_layer.school_lists import import_rows
+from services.enrollment.service_layer.school_lists import ImportBy, import_rows
 from services.enrollment.settings import PREMIUM_RULES_DIR
 from shared.certno import check_character
 from shared.db import make_engine, make_sessionmaker
@@ -75,6 +75,7 @@ async def run_import(url: str, data: bytes) -> float:
             parse_list(data),
             2025,
             PREMIUM_RULES_DIR,
+            by=ImportBy.system(),
             chunk_rows=CHUNK,
         )
         elapsed = time.perf_counter() - started

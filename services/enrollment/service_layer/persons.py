@@ -4,6 +4,10 @@ Each command handler is ``async def handler(command, uow, context)``; ``Enrollme
 to ``unit_of_work.run`` (which commits, and re-runs a handler on a concurrency conflict: the
 handler re-loads and re-decides). Reads use a unit of work that is never committed.
 
+Every handler acts for a ``Caller`` (``domain.access``): a person outside the caller's scope
+reads as not found, a registration must land inside it, the events appended name the caller as
+their ``actor`` and each write leaves an audit row in its own transaction.
+
 ``psn_no`` is ``"P"`` + 20 upper-case hex digits of a random UUID: opaque, stable for life,
 assigned at the first registration, never derived from the certno (so it may appear in logs).
 """
@@ -19,21 +23,35 @@ from pathlib import Path
 
 from services.enrollment.adapters.premium_files import NoPremiumRules, load_rules
 from services.enrollment.domain import person as domain
+from services.enrollment.domain.access import Caller
 from services.enrollment.domain.errors import DomainError
 from services.enrollment.domain.person import Registration
 from services.enrollment.domain.premiums import PremiumRules
+from services.enrollment.domain.staff import Action, Forbidden
 from services.enrollment.domain.state import PersonState, fold, numbered
 from services.enrollment.service_layer import unit_of_work
 from services.enrollment.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.certno import mask
-from shared.events import SYSTEM_ACTOR, Event, EventPayload, Identity
+from shared.events import Event, EventPayload, Identity
 
 log = logging.getLogger(__name__)
 
 
 class PersonNotFound(DomainError):
+    """Unknown — or outside the caller's scope: existence is not theirs to learn (404)."""
+
     def __init__(self, what: str) -> None:
         super().__init__("PERSON_NOT_FOUND", f"no person {what}")
+
+
+class RegisteredElsewhere(DomainError):
+    """The person's registration lies outside the caller's scope: nothing written (409)."""
+
+    def __init__(self, year: int) -> None:
+        super().__init__(
+            "REGISTERED_ELSEWHERE",
+            f"this person is registered by another organization for {year} or later",
+        )
 
 
 def new_psn_no() -> str:
@@ -85,12 +103,13 @@ class RecordDeath:
 
 
 async def load_person(
-    uow: UnitOfWork, psn_no: str, expected_version: int | None = None
+    uow: UnitOfWork, psn_no: str, caller: Caller, expected_version: int | None = None
 ) -> tuple[list[Event], PersonState]:
-    """The stream and its state; ``VERSION_CONFLICT`` when the client saw another version."""
+    """The stream and its state; not found outside the caller's scope; ``VERSION_CONFLICT`` when
+    the client saw another version."""
     history = await uow.events.load(psn_no)
     state = fold(history)
-    if state is None:
+    if state is None or not caller.sees_person(state):
         raise PersonNotFound(psn_no)
     if expected_version is not None and expected_version != state.version:
         raise DomainError(
@@ -100,26 +119,39 @@ async def load_person(
     return history, state
 
 
-async def handle_register(cmd: Registration, uow: UnitOfWork, ctx: Context) -> RegisterResult:
+async def handle_register(
+    cmd: Registration, uow: UnitOfWork, ctx: Context, caller: Caller
+) -> RegisterResult:
+    if not caller.sees(region=cmd.region, organization=cmd.organization):
+        raise Forbidden("the registration's region or organization is outside your scope")
     certno = domain.normalise_certno(cmd.certno, ctx.today()).value
     psn_no = await uow.events.find_psn_no(certno)
     history = await uow.events.load(psn_no) if psn_no else []
     state = fold(history)
     new = domain.register(state, cmd, ctx.rules_for, ctx.today())
-    if not new:
-        assert psn_no is not None and state is not None
-        return RegisterResult(psn_no, created=False, person=state)
     psn_no = psn_no or new_psn_no()
-    appended = await _append(uow, psn_no, len(history), new)
-    person = fold([*history, *appended])
+    events = numbered(psn_no, len(history), new, actor=caller.event_actor)
+    person = fold([*history, *events])
     assert person is not None
+    if not caller.sees_person(person):  # another organization holds this year or a later one
+        raise RegisteredElsewhere(cmd.insurance_year)
+    if not new:
+        return RegisterResult(psn_no, created=False, person=person)
+    await uow.events.append_many(events)
+    detail = {"insurance_year": cmd.insurance_year, "organization": cmd.organization}
+    await uow.audit.record(caller.actor, Action.REGISTER.value, psn_no=psn_no, detail=detail)
     log.info("registered %s (%s) for %d", psn_no, mask(certno), cmd.insurance_year)
     return RegisterResult(psn_no, created=True, person=person)
 
 
-async def handle_change_identity(cmd: ChangeIdentity, uow: UnitOfWork, ctx: Context) -> PersonState:
-    history, state = await load_person(uow, cmd.psn_no, cmd.expected_version)
+async def handle_change_identity(
+    cmd: ChangeIdentity, uow: UnitOfWork, ctx: Context, caller: Caller
+) -> PersonState:
+    history, state = await load_person(uow, cmd.psn_no, caller, cmd.expected_version)
     effective_from = cmd.effective_from or ctx.today().replace(day=1)
+    # 004: a change counts from the month it is recorded in; an earlier month is back-dating.
+    backdated = effective_from < ctx.today().replace(day=1)
+    caller.check(Action.BACKDATE_IDENTITY if backdated else Action.CHANGE_IDENTITY)
     new = domain.change_identity(
         state,
         identity=cmd.identity,
@@ -129,26 +161,44 @@ async def handle_change_identity(cmd: ChangeIdentity, uow: UnitOfWork, ctx: Cont
         evidence_ref=cmd.evidence_ref,
         rules_for=ctx.rules_for,
     )
-    return _refold(history, await _append(uow, cmd.psn_no, len(history), new))
+    action = Action.BACKDATE_IDENTITY if backdated else Action.CHANGE_IDENTITY
+    detail = {"identity": cmd.identity.value, "effective_from": effective_from.isoformat()}
+    appended = await _append(uow, cmd.psn_no, len(history), new, caller, action, detail)
+    return _refold(history, appended)
 
 
-async def handle_record_death(cmd: RecordDeath, uow: UnitOfWork, ctx: Context) -> PersonState:
-    history, state = await load_person(uow, cmd.psn_no, cmd.expected_version)
+async def handle_record_death(
+    cmd: RecordDeath, uow: UnitOfWork, ctx: Context, caller: Caller
+) -> PersonState:
+    history, state = await load_person(uow, cmd.psn_no, caller, cmd.expected_version)
     new = domain.record_death(
         state,
         date_of_death=cmd.date_of_death,
         settlement_deadline=cmd.settlement_deadline,
         today=ctx.today(),
     )
-    return _refold(history, await _append(uow, cmd.psn_no, len(history), new))
+    detail = {"date_of_death": cmd.date_of_death.isoformat()}
+    appended = await _append(
+        uow, cmd.psn_no, len(history), new, caller, Action.RECORD_DEATH, detail
+    )
+    return _refold(history, appended)
 
 
 async def _append(
-    uow: UnitOfWork, psn_no: str, version: int, new: list[EventPayload]
+    uow: UnitOfWork,
+    psn_no: str,
+    version: int,
+    new: list[EventPayload],
+    caller: Caller,
+    action: Action,
+    detail: dict[str, str],
 ) -> list[Event]:
-    """Number the new payloads after ``version`` and append them (a batch of one stream)."""
-    appended = numbered(psn_no, version, new, actor=SYSTEM_ACTOR)
+    """Number the new payloads after ``version`` and append them (a batch of one stream), with
+    the audit row of the write."""
+    appended = numbered(psn_no, version, new, actor=caller.event_actor)
     await uow.events.append_many(appended)
+    if appended:
+        await uow.audit.record(caller.actor, action.value, psn_no=psn_no, detail=detail)
     return appended
 
 
@@ -165,34 +215,36 @@ class Enrollment:
         self.uow = uow
         self.context = context
 
-    async def register(self, cmd: Registration) -> RegisterResult:
-        return await unit_of_work.run(self.uow, lambda uow: handle_register(cmd, uow, self.context))
-
-    async def change_identity(self, cmd: ChangeIdentity) -> PersonState:
+    async def register(self, cmd: Registration, caller: Caller) -> RegisterResult:
         return await unit_of_work.run(
-            self.uow, lambda uow: handle_change_identity(cmd, uow, self.context)
+            self.uow, lambda uow: handle_register(cmd, uow, self.context, caller)
         )
 
-    async def record_death(self, cmd: RecordDeath) -> PersonState:
+    async def change_identity(self, cmd: ChangeIdentity, caller: Caller) -> PersonState:
         return await unit_of_work.run(
-            self.uow, lambda uow: handle_record_death(cmd, uow, self.context)
+            self.uow, lambda uow: handle_change_identity(cmd, uow, self.context, caller)
         )
 
-    async def person(self, psn_no: str) -> PersonState:
+    async def record_death(self, cmd: RecordDeath, caller: Caller) -> PersonState:
+        return await unit_of_work.run(
+            self.uow, lambda uow: handle_record_death(cmd, uow, self.context, caller)
+        )
+
+    async def person(self, psn_no: str, caller: Caller) -> PersonState:
         async with self.uow() as uow:
-            return (await load_person(uow, psn_no))[1]
+            return (await load_person(uow, psn_no, caller))[1]
 
-    async def person_by_certno(self, raw_certno: str) -> PersonState:
+    async def person_by_certno(self, raw_certno: str, caller: Caller) -> PersonState:
         certno = domain.normalise_certno(raw_certno, self.context.today()).value
         async with self.uow() as uow:
             psn_no = await uow.events.find_psn_no(certno)
             if psn_no is None:
                 raise PersonNotFound(f"with certno {mask(certno)}")
-            return (await load_person(uow, psn_no))[1]
+            try:
+                return (await load_person(uow, psn_no, caller))[1]
+            except PersonNotFound:  # outside the scope: answered as if unknown
+                raise PersonNotFound(f"with certno {mask(certno)}") from None
 
-    async def events(self, psn_no: str) -> list[Event]:
+    async def events(self, psn_no: str, caller: Caller) -> list[Event]:
         async with self.uow() as uow:
-            history = await uow.events.load(psn_no)
-        if not history:
-            raise PersonNotFound(psn_no)
-        return history
+            return (await load_person(uow, psn_no, caller))[0]

@@ -8,6 +8,11 @@ the same unique keys guarding them. A person already registered for the year is 
 importing a file again changes nothing. When a chunk trips a unique key (another writer registered
 one of its people at the same moment) it is rolled back and re-run: the re-run sees that writer's
 rows and skips them.
+
+The import acts for a ``Caller``: a row outside its scope (a town importing another
+organization's pupils) is refused with its reason, and so is a person another organization holds
+for that year or a later one. The events name the file as their actor (``import:<12 hex>`` of its
+SHA-256); each chunk's audit row names the caller and the file.
 """
 
 from __future__ import annotations
@@ -21,16 +26,20 @@ from typing import Any
 
 from services.enrollment import metrics
 from services.enrollment.domain import person as domain
+from services.enrollment.domain.access import Caller
 from services.enrollment.domain.errors import DomainError
 from services.enrollment.domain.school_lists import ListRow, ParsedList, RowError
-from services.enrollment.domain.state import fold
+from services.enrollment.domain.staff import Action
+from services.enrollment.domain.state import PersonState, apply, fold
 from services.enrollment.service_layer import unit_of_work
 from services.enrollment.service_layer.persons import new_psn_no, rules_from_directory
 from services.enrollment.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from shared.events import SYSTEM_ACTOR, Event, utcnow
+from shared.events import SYSTEM_ACTOR, Event, import_actor, utcnow
 
 CHUNK_ROWS = 1000
 Progress = Callable[[int], None]
+OUTSIDE_SCOPE = "this organization or region is outside your scope"
+ELSEWHERE = "registered by another organization for this year or a later one"
 
 
 @dataclass
@@ -56,11 +65,31 @@ class ImportReport:
 
 def _field_of(code: str) -> str:
     return {
+        "OUTSIDE_SCOPE": "organization",
+        "REGISTERED_ELSEWHERE": "certno",
         "INVALID_CERTNO": "certno",
         "INVALID_NAME": "name",
         "INVALID_REGION": "region",
         "NO_PREMIUM_RULES": "region",
     }.get(code, "insurance_year")
+
+
+@dataclass(frozen=True)
+class ImportBy:
+    """Who imports (scope and audit) and the file's event actor (``import:<12 hex>``)."""
+
+    caller: Caller
+    actor: str
+
+    @classmethod
+    def file(cls, caller: Caller, data: bytes) -> ImportBy:
+        """``caller`` importing the file whose bytes are ``data``."""
+        return cls(caller, import_actor(data))
+
+    @classmethod
+    def system(cls) -> ImportBy:
+        """A job importing rows it made itself (no file): city-wide, events by ``system``."""
+        return cls(Caller.system(), SYSTEM_ACTOR)
 
 
 async def import_rows(
@@ -69,6 +98,7 @@ async def import_rows(
     insurance_year: int,
     rules_dir: Path,
     *,
+    by: ImportBy,
     now: datetime | None = None,
     chunk_rows: int = CHUNK_ROWS,
     progress: Progress | None = None,
@@ -85,7 +115,14 @@ async def import_rows(
         chunk = parsed.rows[start : start + chunk_rows]
         registered, existing, errors = await unit_of_work.run(
             uow,
-            partial(_import_chunk, chunk=chunk, year=insurance_year, rules_for=rules_for, now=now),
+            partial(
+                _import_chunk,
+                chunk=chunk,
+                year=insurance_year,
+                rules_for=rules_for,
+                now=now,
+                by=by,
+            ),
             attempts=5,
         )
         report.registered += registered
@@ -107,9 +144,13 @@ async def _import_chunk(
     year: int,
     rules_for: domain.RulesFor,
     now: datetime,
+    by: ImportBy,
 ) -> tuple[int, int, list[RowError]]:
     known = await uow.events.psn_nos({row.certno for row in chunk})
-    done = await uow.events.registered_for(year, known.values())
+    # A city-wide import need not load the people already registered for the year; a scoped one
+    # loads them too, to tell its own people from another organization's.
+    everywhere = by.caller.scope.everything
+    done = await uow.events.registered_for(year, known.values()) if everywhere else set()
     # People known from other years: their state decides (e.g. the dead are refused).
     streams = await uow.events.load_many({p for p in known.values() if p not in done})
     errors: list[RowError] = []
@@ -122,26 +163,74 @@ async def _import_chunk(
             continue
         state = fold(streams.get(psn_no, [])) if psn_no else None
         try:
-            payloads = domain.register(state, _registration(row, year), rules_for, now.date())
+            new = _register_row(row, state, psn_no, year=year, rules_for=rules_for, now=now, by=by)
         except DomainError as exc:
             errors.append(RowError(row.row, _field_of(exc.code), exc.message))
             continue
-        if not payloads:
-            existing += 1
-            continue
-        psn_no = psn_no or new_psn_no()
-        version = state.version + 1 if state else 1
-        new_events.append(
-            Event.new(
-                payloads[0],
-                psn_no=psn_no,
-                stream_version=version,
-                occurred_at=now,
-                actor=SYSTEM_ACTOR,
-            )
-        )
+        new_events.extend(new)
+        existing += not new
     await uow.events.append_many(new_events)
+    await _audit_chunk(uow, by, year, len(chunk), len(new_events), existing, len(errors))
     return len(new_events), existing, errors
+
+
+def _register_row(
+    row: ListRow,
+    state: PersonState | None,
+    psn_no: str | None,
+    *,
+    year: int,
+    rules_for: domain.RulesFor,
+    now: datetime,
+    by: ImportBy,
+) -> list[Event]:
+    """The row's ``registered`` event ([] when already registered), or the refusal (raised)."""
+    if not by.caller.sees(region=row.region, organization=row.organization):
+        raise DomainError("OUTSIDE_SCOPE", OUTSIDE_SCOPE)
+    payloads = domain.register(state, _registration(row, year), rules_for, now.date())
+    version = state.version + 1 if state else 1
+    new = [
+        Event.new(
+            p,
+            psn_no=psn_no or new_psn_no(),
+            stream_version=version,
+            occurred_at=now,
+            actor=by.actor,
+        )
+        for p in payloads[:1]
+    ]
+    if by.caller.scope.everything:
+        return new
+    person = state
+    for event in new:
+        person = apply(person, event)
+    if person is not None and not by.caller.sees_person(person):
+        raise DomainError("REGISTERED_ELSEWHERE", ELSEWHERE)
+    return new
+
+
+async def _audit_chunk(
+    uow: UnitOfWork,
+    by: ImportBy,
+    year: int,
+    rows: int,
+    registered: int,
+    existing: int,
+    refused: int,
+) -> None:
+    """The chunk's audit row, in its transaction: who imported which file, and what it did."""
+    if not registered:
+        return
+    detail = {
+        "file": by.actor.removeprefix("import:"),
+        "insurance_year": year,
+        "rows": rows,
+        "registered": registered,
+        "already_registered": existing,
+        "rejected": refused,
+    }
+    action = Action.IMPORT_LIST.value
+    await uow.audit.record(by.caller.actor, action, records=registered, detail=detail)
 
 
 def _registration(row: ListRow, year: int) -> domain.Registration:

@@ -6,8 +6,10 @@ transaction is rolled back and the handler runs again from scratch — it re-loa
 re-folds and re-checks its rules against the new state, so a retry never merges blindly. Handlers
 that must not re-run pass ``attempts=1``.
 
-Inside, ``uow.events`` is the event store, ``uow.payments`` the tax feed's tables and
-``uow.outbox`` the outbox, all over one session and the ``Recorder`` chosen at start.
+Inside, ``uow.events`` is the event store, ``uow.payments`` the tax feed's tables,
+``uow.outbox`` the outbox, ``uow.registrations`` the registrations read by a caller's scope and
+``uow.audit`` the audit log (a write's audit row commits with it), all over one session and the
+``Recorder`` chosen at start.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.enrollment import metrics
+from services.enrollment.adapters.audit_log import AuditLog
 from services.enrollment.adapters.event_store import EventStore
 from services.enrollment.adapters.outbox import Outbox
 from services.enrollment.adapters.payment_records import PaymentRecords
 from services.enrollment.adapters.recorders import ConcurrencyConflict, Recorder
+from services.enrollment.adapters.registrations import Registrations
 from shared.events import TOPIC_ENROLLMENT_EVENTS
 
 log = logging.getLogger(__name__)
@@ -38,6 +42,8 @@ class UnitOfWork:
     events: EventStore
     payments: PaymentRecords
     outbox: Outbox
+    registrations: Registrations
+    audit: AuditLog
 
     def __init__(
         self,
@@ -56,6 +62,8 @@ class UnitOfWork:
         self.events = EventStore(recorder, topic=self._topic)
         self.payments = PaymentRecords(recorder)
         self.outbox = Outbox(self.session)
+        self.registrations = Registrations(recorder)
+        self.audit = AuditLog(self.session)
         return self
 
     async def __aexit__(

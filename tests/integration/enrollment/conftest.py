@@ -1,5 +1,10 @@
 """Fixtures for enrollment integration tests: a migrated database and its sessionmaker, and the
-app served over real HTTP."""
+app served over real HTTP with its staff (SPEC §8: every call carries a staff token).
+
+* ``client`` — an HTTP client acting as the ``admin`` of the cast;
+* ``staff`` — cast name → ``{"Authorization": "Bearer …"}`` headers for every member of
+  ``staff_cast.CAST`` (pass them per request to act as someone else).
+"""
 
 from __future__ import annotations
 
@@ -13,10 +18,13 @@ import uvicorn
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from services.enrollment import bootstrap
+from services.enrollment.domain.staff import Actor
 from services.enrollment.entrypoints.api.app import create_app
 from services.enrollment.settings import Settings
 from shared import tansu
 from shared.db import make_engine, make_sessionmaker
+
+from .staff_cast import CAST
 
 
 @pytest.fixture
@@ -53,6 +61,26 @@ def base_url(db_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-async def client(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+async def staff(base_url: str, db_url: str) -> dict[str, dict[str, str]]:
+    """The cast, registered in the served app's database: name → Authorization headers."""
+    from services.enrollment.service_layer.staff import add_staff
+
+    engine = make_engine(db_url)  # the app migrated it at start (base_url waited for it)
+    try:
+        sessionmaker = make_sessionmaker(engine)
+        operator = Actor("cli:tests", "system")
+        return {
+            name: {"Authorization": f"Bearer {await add_staff(sessionmaker, who, actor=operator)}"}
+            for name, who in CAST.items()
+        }
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def client(
+    base_url: str, staff: dict[str, dict[str, str]]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Acts as the cast's admin unless a request passes other headers."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=60, headers=staff["admin"]) as http:
         yield http

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 SAMPLE = Path(__file__).resolve().parents[3] / "samples" / "school-list.csv"
 
 
-async def test_upload_the_sample_then_download_the_basic_data_as_excel_csv(client):
+async def test_upload_the_sample_then_download_the_basic_data_as_excel_csv(client, staff):
     files = {"file": ("school-list.csv", SAMPLE.read_bytes(), "text/csv")}
     first = await client.post("/api/v1/persons/batch", params={"year": 2027}, files=files)
     assert first.status_code == 200, first.text
@@ -24,7 +24,8 @@ async def test_upload_the_sample_then_download_the_basic_data_as_excel_csv(clien
     again = await client.post("/api/v1/persons/batch", params={"year": 2027}, files=files)
     assert (again.json()["registered"], again.json()["already_registered"]) == (0, 6)
 
-    got = await client.get("/api/v1/basic-data", params={"year": 2027})
+    tax = staff["tax"]  # the role the basic data is for: whole ID numbers (SPEC §8)
+    got = await client.get("/api/v1/basic-data", params={"year": 2027}, headers=tax)
     assert got.status_code == 200
     assert got.headers["content-type"].startswith("text/csv")
     assert got.content.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs for Chinese
@@ -35,8 +36,11 @@ async def test_upload_the_sample_then_download_the_basic_data_as_excel_csv(clien
     assert by_name["王芳"]["premium_due"] == "0.00"  # an orphan owes nothing personally
     # registered now for 2027, i.e. before 30 June 2027: the government pays on their behalf
     assert by_name["杨磊"]["payer"] == "government"
-    as_json = await client.get("/api/v1/basic-data", params={"year": 2027, "format": "json"})
+    as_json = await client.get(
+        "/api/v1/basic-data", params={"year": 2027, "format": "json"}, headers=tax
+    )
     assert {r["certno"] for r in as_json.json()} == {r["certno"] for r in records}
+    assert all(len(r["certno"]) == 18 and "*" not in r["certno"] for r in records)
 
 
 async def test_a_mixed_gb18030_body_and_an_xlsx_upload(client):

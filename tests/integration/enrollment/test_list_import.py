@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from services.enrollment.adapters.tables import events, outbox, registrations
 from services.enrollment.bootstrap import unit_of_work_factory as uow_for
 from services.enrollment.domain.school_lists import parse_list
-from services.enrollment.service_layer.school_lists import import_rows
+from services.enrollment.service_layer.school_lists import ImportBy, import_rows
 from services.enrollment.settings import PREMIUM_RULES_DIR
 
 from .people import unique_certno
@@ -37,6 +37,7 @@ async def _import(sessionmaker, data: bytes, year: int = 2024, **kw):
         parse_list(data, **kw),
         year,
         PREMIUM_RULES_DIR,
+        by=ImportBy.system(),
         now=TODAY,
         chunk_rows=7,
     )
@@ -54,6 +55,7 @@ async def test_a_good_list_registers_everyone_once_with_their_premium(sessionmak
         parse_list(_list(20).encode()),
         2024,
         PREMIUM_RULES_DIR,
+        by=ImportBy.system(),
         now=TODAY,
         chunk_rows=7,
         progress=progress.append,

@@ -17,7 +17,7 @@ from services.enrollment.adapters.tables import events, payments
 from services.enrollment.bootstrap import migrate_async
 from services.enrollment.bootstrap import unit_of_work_factory as uow_for
 from services.enrollment.domain.school_lists import parse_list
-from services.enrollment.service_layer.school_lists import import_rows
+from services.enrollment.service_layer.school_lists import ImportBy, import_rows
 from services.enrollment.settings import PREMIUM_RULES_DIR
 from shared.db import make_engine, make_sessionmaker
 from shared.kafka import ensure_topics
@@ -67,6 +67,7 @@ async def test_a_killed_consumer_restarts_and_applies_every_payment_exactly_once
         parse_list(text.encode()),
         2024,
         PREMIUM_RULES_DIR,
+        by=ImportBy.system(),
         now=datetime(2024, 3, 1, tzinfo=UTC),
     )
     stream = [

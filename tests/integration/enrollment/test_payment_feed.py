@@ -18,7 +18,7 @@ from services.enrollment.bootstrap import unit_of_work_factory as uow_for
 from services.enrollment.domain.school_lists import parse_list
 from services.enrollment.entrypoints.payment_consumer import PaymentConsumer
 from services.enrollment.service_layer.payments import DLQ_TOPIC, retry_unmatched
-from services.enrollment.service_layer.school_lists import import_rows
+from services.enrollment.service_layer.school_lists import ImportBy, import_rows
 from services.enrollment.settings import PREMIUM_RULES_DIR
 from shared.db import make_engine, make_sessionmaker
 from shared.events import TOPIC_ENROLLMENT_EVENTS
@@ -38,6 +38,7 @@ async def register(sessionmaker, *numbers: int) -> None:
         parse_list(text.encode()),
         2024,
         PREMIUM_RULES_DIR,
+        by=ImportBy.system(),
         now=datetime(2024, 3, 1, tzinfo=UTC),
     )
 

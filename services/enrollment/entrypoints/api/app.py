@@ -22,8 +22,10 @@ from services.enrollment.entrypoints.api import (
     session,
 )
 from services.enrollment.settings import Settings
+from shared.logging import RedactIds
 
 log = logging.getLogger(__name__)
+REDACT_IDS = RedactIds()  # one instance: a logger keeps a filter once however many apps are made
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -74,10 +76,15 @@ def create_app(settings: Settings | None = None, *, run_relay: bool = True) -> F
         version="1.0",
         description="Registration, identity, premiums and death of insured residents (SPEC §6).",
         lifespan=lifespan,
+        # Default deny: a route that declares no access policy answers 403 (SPEC §8).
+        dependencies=[auth.default_deny()],
     )
     errors.install(app)
     auth.install(app)  # 401/403/429 of the staff dependencies (SPEC §8)
     for router in ROUTERS:
         app.include_router(router)
     openapi.install(app)
+    auth.document_policies(app)  # x-policy on every operation of the OpenAPI document
+    # The access log prints query strings (``?certno=``): ID numbers masked there too.
+    logging.getLogger("uvicorn.access").addFilter(REDACT_IDS)
     return app

@@ -3,9 +3,12 @@
 * ``CurrentStaff`` — the ``Staff`` behind ``Authorization: Bearer TOKEN``, where TOKEN is a staff
   token (found by its hash) or a signed access token from ``POST /api/v1/session`` (verified
   with the public key, then its owner checked not disabled). Anything else is 401.
-* ``require(action)`` — a dependency answering that ``Staff`` when the role table allows
-  ``action``, else 403 ``FORBIDDEN``. Scope (region, organization, source) is the route's to
-  check with ``domain.staff.in_scope`` once it has loaded the person or list.
+* ``require(action, …)`` — a dependency answering that ``Staff`` when the role table allows
+  one of the actions, else 403 ``FORBIDDEN``. It is also the route's declared policy
+  (``shared.route_policy``): ``declare_policies(app)`` writes it into the OpenAPI document and
+  refuses every route that has none and is not in ``PUBLIC_ROUTES`` (default deny). Scope
+  (region, organization, source) is enforced by the handlers, in their queries, through the
+  ``domain.access.Caller`` a route makes of the staff member.
 
 ``install(app)`` maps the refusals to ``{"code", "message"}`` bodies.
 """
@@ -16,14 +19,16 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordBearer
 
+from services.enrollment.domain.access import Caller
 from services.enrollment.domain.staff import (
+    POLICY,
     Action,
     Forbidden,
     Staff,
@@ -35,7 +40,9 @@ from services.enrollment.entrypoints.api.deps import SessionmakerDep
 from services.enrollment.entrypoints.api.errors import error
 from services.enrollment.service_layer.staff import authenticate
 from services.enrollment.settings import Settings
-from shared import staff_tokens
+from shared import route_policy, staff_tokens
+from shared.errors import CodedError
+from shared.route_policy import Policy
 from shared.staff_tokens import Unauthenticated
 
 log = logging.getLogger(__name__)
@@ -98,20 +105,62 @@ async def current_staff(
 CurrentStaff = Annotated[Staff, Depends(current_staff)]
 
 
-@functools.cache
-def require(action: Action) -> Callable[[Staff], Awaitable[Staff]]:
-    """A dependency: the caller, when the role table lets their role do ``action``; else 403.
+PUBLIC_ROUTES = frozenset({("GET", "/healthz"), ("GET", "/metrics"), ("POST", "/api/v1/session")})
+"""The only routes without a staff token: liveness, metrics and the login itself."""
 
-    Cached per action, so a route and its router asking for the same action share one check.
+
+@functools.cache
+def require(*actions: Action) -> Callable[[Staff], Awaitable[Staff]]:
+    """A dependency: the caller, when the role table lets their role do one of ``actions``;
+    else 403. It declares the route's policy too (``shared.route_policy``).
+
+    Cached per set of actions, so a route and its router asking the same share one check.
     """
+    if not actions:
+        raise ValueError("require() needs at least one action")
 
     async def allowed(staff: CurrentStaff) -> Staff:
-        if not may(staff.role, action):
-            raise Forbidden(f"the {staff.role.value} role may not do {action.value}")
+        if not any(may(staff.role, action) for action in actions):
+            wanted = " or ".join(action.value for action in actions)
+            raise Forbidden(f"the {staff.role.value} role may not do {wanted}")
         return staff
 
-    allowed.__name__ = f"require_{action.name.lower()}"
-    return allowed
+    allowed.__name__ = "require_" + "_or_".join(action.name.lower() for action in actions)
+    roles = tuple(role.value for role, granted in POLICY.items() if granted & set(actions))
+    policy = Policy("staff", tuple(action.value for action in actions), roles)
+    return route_policy.mark(allowed, policy)
+
+
+@functools.cache
+def acting(*actions: Action) -> Callable[[Staff], Awaitable[Caller]]:
+    """``require(*actions)``, answering the ``Caller`` the handlers take (scope, actor, audit).
+
+    Use as ``caller: Annotated[Caller, Depends(acting(Action.X))]``.
+    """
+    allowed = require(*actions)
+
+    # A default, not an Annotated[...]: annotations are strings here (PEP 563), and a string
+    # naming a closure's variable cannot be resolved by FastAPI.
+    async def as_caller(staff: Staff = Depends(allowed)) -> Caller:
+        return Caller.of(staff)
+
+    as_caller.__name__ = f"acting_{allowed.__name__}"
+    return as_caller
+
+
+def default_deny() -> Any:
+    """The app-wide dependency refusing every route that declares no policy (403)."""
+    return Depends(route_policy.guard(PUBLIC_ROUTES))
+
+
+def document_policies(app: FastAPI) -> None:
+    """Each route's policy in the OpenAPI document (``x-policy``)."""
+    route_policy.document(app, PUBLIC_ROUTES)
+
+
+def route_table(app: FastAPI) -> list[route_policy.RoutePolicy]:
+    """Every route of the app with its policy (None: undeclared), for the route-table test."""
+    return route_policy.route_table(app, PUBLIC_ROUTES)
 
 
 STATUS_BY_CODE = {"STAFF_NOT_FOUND": 404, "STAFF_EXISTS": 409}
@@ -127,7 +176,8 @@ def install(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(Forbidden)
-    async def _forbidden(_: Request, exc: Forbidden) -> JSONResponse:
+    @app.exception_handler(route_policy.NoPolicy)
+    async def _forbidden(_: Request, exc: CodedError) -> JSONResponse:
         return error(403, exc.code, exc.message)
 
     @app.exception_handler(TooManyAttempts)

@@ -1,23 +1,30 @@
-"""Collection routes: school-list upload, basic data, unmatched tax payments, subsidies."""
+"""Collection routes: school-list upload, basic data, unmatched tax payments, subsidies.
+
+Each route declares who may call it (``acting(Action.X)``); the handlers read only what lies in
+the caller's scope, mask ID numbers the role may not see whole, and audit every download.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
+from services.enrollment.domain.access import Caller
 from services.enrollment.domain.basic_data import csv_chunks, json_chunks, render_table
 from services.enrollment.domain.school_lists import ListFormatError, parse_list
+from services.enrollment.domain.staff import Action
+from services.enrollment.entrypoints.api.auth import acting
 from services.enrollment.entrypoints.api.deps import SettingsDep, UnitOfWorkDep
 from services.enrollment.entrypoints.api.errors import error
 from services.enrollment.service_layer import basic_data as basic_data_service
-from services.enrollment.service_layer.school_lists import import_rows
+from services.enrollment.service_layer.school_lists import ImportBy, import_rows
 from services.enrollment.service_layer.subsidy_list import COLUMNS as SUBSIDY_COLUMNS
 from services.enrollment.service_layer.subsidy_list import subsidy_rows
-from shared.certno import redact
+from services.enrollment.service_layer.unmatched import unmatched_rows
 
 router = APIRouter(prefix="/api/v1", tags=["collection"])
 
@@ -80,7 +87,11 @@ async def _upload(request: Request) -> tuple[bytes, str, str]:
     ),
 )
 async def import_list(
-    request: Request, year: Year, uow: UnitOfWorkDep, settings: SettingsDep
+    request: Request,
+    year: Year,
+    uow: UnitOfWorkDep,
+    settings: SettingsDep,
+    caller: Annotated[Caller, Depends(acting(Action.IMPORT_LIST))],
 ) -> Any:
     try:
         data, filename, content_type = await _upload(request)
@@ -92,7 +103,8 @@ async def import_list(
         parsed = parse_list(data, filename, content_type)
     except ListFormatError as exc:
         return error(422, exc.code, exc.message)
-    report = await import_rows(uow, parsed, year, settings.premium_rules_dir)
+    by = ImportBy.file(caller, data)
+    report = await import_rows(uow, parsed, year, settings.premium_rules_dir, by=by)
     return report.as_dict()
 
 
@@ -105,10 +117,11 @@ async def import_list(
 async def basic_data(
     year: Year,
     uow: UnitOfWorkDep,
+    caller: Annotated[Caller, Depends(acting(Action.READ_BASIC_DATA))],
     format: Annotated[Format, Query(description="csv or json")] = Format.CSV,
 ) -> Response:
     # Streamed a page of people at a time: a city's year does not sit in memory at once.
-    pages = basic_data_service.pages(uow, year)
+    pages = await basic_data_service.export(uow, year, caller, detail={"format": format.value})
     if format is Format.JSON:
         return StreamingResponse(json_chunks(pages), media_type="application/json")
     return StreamingResponse(
@@ -129,8 +142,12 @@ class PublishedPublic(BaseModel):
     summary="Queue the basic data of a year for the tax bureau on enrollment.basic-data",
     description="One JSON message per person, key psn_no, through the outbox (at least once).",
 )
-async def publish_basic_data(year: Year, uow: UnitOfWorkDep) -> Any:
-    queued = await basic_data_service.publish(uow, year)
+async def publish_basic_data(
+    year: Year,
+    uow: UnitOfWorkDep,
+    caller: Annotated[Caller, Depends(acting(Action.PUBLISH_BASIC_DATA))],
+) -> Any:
+    queued = await basic_data_service.publish(uow, year, caller)
     return {"insurance_year": year, "queued": queued}
 
 
@@ -141,26 +158,13 @@ async def publish_basic_data(year: Year, uow: UnitOfWorkDep) -> Any:
 )
 async def unmatched(
     uow: UnitOfWorkDep,
+    caller: Annotated[Caller, Depends(acting(Action.READ_UNMATCHED))],
     resolved: Annotated[
         bool | None, Query(description="Only resolved (true) or open (false) ones.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> Any:
-    async with uow() as work:
-        rows = await work.payments.unmatched_list(resolved, limit)
-    return [
-        {
-            "id": r.id,
-            "tax_serial": r.tax_serial,
-            "reason": r.reason,
-            "message": r.message,
-            "raw": redact(bytes(r.raw).decode("utf-8", errors="replace")),
-            "received_at": r.received_at.isoformat(),
-            "resolved_at": r.resolved_at.isoformat() if r.resolved_at else None,
-            "resolution": r.resolution,
-        }
-        for r in rows
-    ]
+    return await unmatched_rows(uow, caller, resolved, limit)
 
 
 @router.get(
@@ -172,12 +176,13 @@ async def unmatched(
 async def subsidy_list(
     year: Year,
     uow: UnitOfWorkDep,
+    caller: Annotated[Caller, Depends(acting(Action.READ_SUBSIDIES))],
     format: Annotated[Format, Query(description="csv or json")] = Format.JSON,
     status: Annotated[
         str, Query(description="payable, pending_policy, paid_by_government or all")
     ] = "payable",
 ) -> Response:
-    rows = await subsidy_rows(uow, year, None if status == "all" else status)
+    rows = await subsidy_rows(uow, year, caller, None if status == "all" else status)
     if format is Format.JSON:
         return JSONResponse(rows)
     return Response(

@@ -15,6 +15,7 @@ from shared.certno import redact
 STATUS_BY_CODE = {
     "PERSON_NOT_FOUND": 404,
     "VERSION_CONFLICT": 409,
+    "REGISTERED_ELSEWHERE": 409,  # another organization holds the person (SPEC §8)
 }
 """Domain codes with a status other than 422 (every other rule refusal is 422)."""
 

@@ -1,12 +1,20 @@
-"""``/api/v1/persons``: register, read, change identity, record death."""
+"""``/api/v1/persons``: register, read, change identity, record death.
+
+Each route declares who may call it (``acting(Action.X)``) and hands the ``Caller`` to the
+handler, which enforces the scope: a person outside it is 404, a registration outside it 403.
+A person's own record within scope carries the whole ID number (SPEC §8).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
+from services.enrollment.domain.access import Caller
 from services.enrollment.domain.person import Registration
+from services.enrollment.domain.staff import Action
+from services.enrollment.entrypoints.api.auth import acting
 from services.enrollment.entrypoints.api.deps import EnrollmentDep
 from services.enrollment.entrypoints.api.schemas import (
     DeathRecord,
@@ -28,6 +36,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorPublic, "description": "The person changed concurrently."},
     422: {"model": ErrorPublic, "description": "Invalid request or a rule refused it."},
 }
+Reader = Annotated[Caller, Depends(acting(Action.READ_PERSONS))]
 
 
 @router.post(
@@ -38,10 +47,17 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     summary="Register a person for an insurance year",
 )
 async def register(
-    body: PersonCreate, enrollment: EnrollmentDep, response: Response
+    body: PersonCreate,
+    enrollment: EnrollmentDep,
+    response: Response,
+    caller: Annotated[Caller, Depends(acting(Action.REGISTER))],
 ) -> RegistrationPublic:
-    """201 with the new registration; 200 with the existing one for the same certno and year."""
-    result = await enrollment.register(Registration(**body.model_dump()))
+    """201 with the new registration; 200 with the existing one for the same certno and year.
+
+    A town registers only in its organization (403); a person another organization holds for
+    the year or a later one is 409 ``REGISTERED_ELSEWHERE``.
+    """
+    result = await enrollment.register(Registration(**body.model_dump()), caller)
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return registration_public(result.person, result.created)
@@ -51,13 +67,14 @@ async def register(
 async def find_by_certno(
     enrollment: EnrollmentDep,
     certno: Annotated[str, Query(description="Resident ID number.", max_length=32)],
+    caller: Reader,
 ) -> PersonPublic:
-    return PersonPublic.of(await enrollment.person_by_certno(certno))
+    return PersonPublic.of(await enrollment.person_by_certno(certno, caller))
 
 
 @router.get("/{psn_no}", response_model=PersonPublic, responses=ERRORS, summary="Read a person")
-async def read(psn_no: PsnNo, enrollment: EnrollmentDep) -> PersonPublic:
-    return PersonPublic.of(await enrollment.person(psn_no))
+async def read(psn_no: PsnNo, enrollment: EnrollmentDep, caller: Reader) -> PersonPublic:
+    return PersonPublic.of(await enrollment.person(psn_no, caller))
 
 
 @router.get(
@@ -66,8 +83,8 @@ async def read(psn_no: PsnNo, enrollment: EnrollmentDep) -> PersonPublic:
     responses=ERRORS,
     summary="A person's event stream",
 )
-async def events(psn_no: PsnNo, enrollment: EnrollmentDep) -> list[EventPublic]:
-    return [EventPublic.of(e) for e in await enrollment.events(psn_no)]
+async def events(psn_no: PsnNo, enrollment: EnrollmentDep, caller: Reader) -> list[EventPublic]:
+    return [EventPublic.of(e) for e in await enrollment.events(psn_no, caller)]
 
 
 @router.post(
@@ -77,17 +94,28 @@ async def events(psn_no: PsnNo, enrollment: EnrollmentDep) -> list[EventPublic]:
     summary="Change identity (special-person status)",
 )
 async def change_identity(
-    psn_no: PsnNo, body: IdentityChange, enrollment: EnrollmentDep
+    psn_no: PsnNo,
+    body: IdentityChange,
+    enrollment: EnrollmentDep,
+    caller: Annotated[Caller, Depends(acting(Action.CHANGE_IDENTITY, Action.BACKDATE_IDENTITY))],
 ) -> PersonPublic:
-    """Appends identity-changed (and premium-due-changed for each year whose amount changes)."""
-    state = await enrollment.change_identity(ChangeIdentity(psn_no=psn_no, **body.model_dump()))
-    return PersonPublic.of(state)
+    """Appends identity-changed (and premium-due-changed for each year whose amount changes).
+
+    A change effective before the current month is back-dating: ``persons.backdate_identity``.
+    """
+    command = ChangeIdentity(psn_no=psn_no, **body.model_dump())
+    return PersonPublic.of(await enrollment.change_identity(command, caller))
 
 
 @router.post(
     "/{psn_no}/death", response_model=PersonPublic, responses=ERRORS, summary="Record a death"
 )
-async def record_death(psn_no: PsnNo, body: DeathRecord, enrollment: EnrollmentDep) -> PersonPublic:
+async def record_death(
+    psn_no: PsnNo,
+    body: DeathRecord,
+    enrollment: EnrollmentDep,
+    caller: Annotated[Caller, Depends(acting(Action.RECORD_DEATH))],
+) -> PersonPublic:
     """Deadline = date of death + 1 month unless given; later calls may move it (≤ + 3 months)."""
-    state = await enrollment.record_death(RecordDeath(psn_no=psn_no, **body.model_dump()))
+    state = await enrollment.record_death(RecordDeath(psn_no=psn_no, **body.model_dump()), caller)
     return PersonPublic.of(state)

@@ -25,20 +25,29 @@ def import_list(file: Path, year: int) -> None:
     Exits 1 when the file cannot be read, 2 when some rows were refused (the good ones are
     registered all the same).
     """
+    from services.enrollment.domain.access import Caller
     from services.enrollment.domain.school_lists import ListFormatError, parse_list
-    from services.enrollment.service_layer.school_lists import import_rows
+    from services.enrollment.service_layer.school_lists import ImportBy, import_rows
+    from services.enrollment.service_layer.staff import console_actor
 
+    data = file.read_bytes()
     try:
-        parsed = parse_list(file.read_bytes(), file.name)
+        parsed = parse_list(data, file.name)
     except ListFormatError as exc:
         raise click.ClickException(exc.message) from exc
+    by = ImportBy.file(Caller.system(console_actor()), data)
 
     async def work(wiring: Wiring) -> ImportReport:
         with click.progressbar(
             length=len(parsed.rows), label=f"registering {file.name}", file=sys.stderr
         ) as bar:
             return await import_rows(
-                wiring.uow, parsed, year, wiring.settings.premium_rules_dir, progress=bar.update
+                wiring.uow,
+                parsed,
+                year,
+                wiring.settings.premium_rules_dir,
+                by=by,
+                progress=bar.update,
             )
 
     report = with_database(work)
@@ -53,12 +62,16 @@ def import_list(file: Path, year: int) -> None:
 @click.option("--publish", is_flag=True, help="Also queue every row for enrollment.basic-data.")
 def export_basic_data(year: int, out: Path | None, publish: bool) -> None:
     """Write the basic data of a year as CSV (stdout unless --out), optionally publish it."""
+    from services.enrollment.domain.access import Caller
     from services.enrollment.domain.basic_data import render_csv
     from services.enrollment.service_layer import basic_data as basic_data_service
+    from services.enrollment.service_layer.staff import console_actor
+
+    caller = Caller.system(console_actor())  # the operator at the console: audited, whole IDs
 
     async def work(wiring: Wiring) -> tuple[str, int]:
-        rows = await basic_data_service.all_rows(wiring.uow, year)
-        published = await basic_data_service.publish(wiring.uow, year) if publish else 0
+        rows = await basic_data_service.all_rows(wiring.uow, year, caller)
+        published = await basic_data_service.publish(wiring.uow, year, caller) if publish else 0
         return render_csv(rows), published
 
     text, published = with_database(work)
