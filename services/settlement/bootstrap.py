@@ -21,11 +21,11 @@ from services.settlement.adapters.hospitals import HospitalRegistry
 from services.settlement.adapters.ledger import Ledger
 from services.settlement.adapters.postgres_ledger import PostgresLedger
 from services.settlement.adapters.sql_ledger import SqliteLedger
-from services.settlement.engine import Policy, load_policy
+from services.settlement.engine import PolicyRegistry
 from services.settlement.entrypoints import consumer
-from services.settlement.service_layer.answers import utc_today
 from services.settlement.service_layer.settlements import SettlementService
 from services.settlement.settings import Settings
+from shared.china_time import china_today
 from shared.db import make_engine
 
 
@@ -38,7 +38,7 @@ class Settlement:
     ledger: Ledger
     coverage: CoverageStore
     hospitals: HospitalRegistry
-    policy: Policy
+    policies: PolicyRegistry  # the policy per region and year (SPEC §10)
     service: SettlementService
 
     async def consume(self, stop: asyncio.Event) -> None:
@@ -73,19 +73,20 @@ def make_ledger(engine: AsyncEngine) -> Ledger:
 def bootstrap(
     settings: Settings | None = None,
     *,
-    today: Callable[[], date] = utc_today,
+    today: Callable[[], date] = china_today,
     **engine_options: Any,
 ) -> Settlement:
     """Build the service from settings (``Settings()`` from the environment by default).
 
     ``engine_options`` go to ``shared.db.make_engine`` (pool sizes); ``today`` is the clock of
-    the settlement-deadline rule (tests fix it).
+    the settlement-deadline rule, China's date by default (tests fix it).
     """
     settings = settings or Settings()
+    # Overlapping policy files raise PolicyError here, naming both: the service does not start.
+    policies = PolicyRegistry.load(settings.policy)
     engine = make_engine(settings.database_url, **engine_options)
     ledger = make_ledger(engine)
     coverage = CoverageStore(engine)
     hospitals = HospitalRegistry(engine)
-    policy = load_policy(settings.policy)
-    service = SettlementService(ledger, coverage, hospitals, policy, today=today)
-    return Settlement(settings, engine, ledger, coverage, hospitals, policy, service)
+    service = SettlementService(ledger, coverage, hospitals, policies, today=today)
+    return Settlement(settings, engine, ledger, coverage, hospitals, policies, service)

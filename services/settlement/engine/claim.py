@@ -12,7 +12,7 @@ discharge before admission) is the first rule of adjudication.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -21,11 +21,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from services.settlement.engine.amounts import check_amounts
 from services.settlement.engine.errors import Rejected, RejectionCode
+from shared.china_time import CHINA_STANDARD_TIME
 from shared.money import parse_amount
-
-# Claim times are wall-clock times in the city; an aware time is read in China Standard Time so
-# that the insurance year (the year of admission) is the one the hospital's calendar shows.
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 
 AMOUNT_FIELDS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt")
 TIME_FIELDS = ("begntime", "endtime")
@@ -51,6 +48,8 @@ def _moment(value: Any, day_ends: bool) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             return value
+        # Claim times are wall-clock times in the city: an aware one is read in China Standard
+        # Time, so the insurance year (the year of admission) is the hospital calendar's.
         return value.astimezone(CHINA_STANDARD_TIME).replace(tzinfo=None)
     if isinstance(value, date):
         # A date alone stands for the whole day: a discharge "on 1 March" is not before an

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -27,11 +27,6 @@ class Answer:
     status: int
     body: bytes
     replayed: bool = False
-
-
-def utc_today() -> date:
-    """Today in UTC: the default clock of the settlement-deadline rule."""
-    return datetime.now(UTC).date()
 
 
 def request_hash(body: dict[str, Any]) -> str:
@@ -75,7 +70,8 @@ def claim_object(body: Any) -> dict[str, Any]:
 def med_type_label(body: dict[str, Any]) -> str:
     """A metrics label from the request only if it is a known type: labels must stay few."""
     med_type = body.get("med_type")
-    return med_type if med_type in MED_TYPES else "unknown"
+    # Checked as a string first: a list or an object is unhashable, and the body is unchecked.
+    return med_type if isinstance(med_type, str) and med_type in MED_TYPES else "unknown"
 
 
 def fits(claim: Claim) -> Claim:

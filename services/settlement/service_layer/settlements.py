@@ -47,9 +47,9 @@ from services.settlement.service_layer.answers import (
     med_type_label,
     replay,
     request_hash,
-    utc_today,
     yuan,
 )
+from shared.china_time import china_today
 
 # How long a process trusts what it learnt of a key: a rotated or disabled key stops working
 # within this time in every serving process.
@@ -76,7 +76,8 @@ class Reversal:
 
 
 class SettlementService:
-    """The HIS-facing application; ``today`` is injectable for the settlement-deadline rule."""
+    """The HIS-facing application; ``today`` (China's date: ``shared.china_time``) is
+    injectable for the settlement-deadline rule and the default date of a coverage question."""
 
     def __init__(
         self,
@@ -84,7 +85,7 @@ class SettlementService:
         coverage: CoverageStore,
         hospitals: HospitalRegistry,
         policy: Policy,
-        today: Callable[[], date] = utc_today,
+        today: Callable[[], date] = china_today,
     ) -> None:
         self.ledger = ledger
         self.coverage_store = coverage
