@@ -48,6 +48,21 @@ class Schedule:
                 return accrued + (burden - start) * ratio
         return Decimal(0)
 
+    def slices(
+        self, burden: Decimal
+    ) -> tuple[tuple[Decimal, Decimal | None, Decimal, Decimal], ...]:
+        """Each band the burden reaches: (start, end or None for the last, ratio, what the
+        band's slice is entitled to, rounded to the fen) — what the Chinese receipt lists."""
+        rows = []
+        starts = [start for start, _, _ in self.bands]
+        for index, (start, ratio, _) in enumerate(self.bands):
+            if burden <= start:
+                break
+            end = starts[index + 1] if index + 1 < len(starts) else None
+            top = burden if end is None else min(burden, end)
+            rows.append((start, end, ratio, quantize((top - start) * ratio)))
+        return tuple(rows)
+
 
 def second_pass(
     rules: Catastrophic,
@@ -59,7 +74,8 @@ def second_pass(
     """What catastrophic insurance pays on a claim adding ``burden`` to the year's."""
     before = accumulator.catastrophic_burden
     after = before + burden
-    entitled = quantize(rules.schedule(identity).entitlement(after))
+    schedule = rules.schedule(identity)
+    entitled = quantize(schedule.entitlement(after))
     already = accumulator.catastrophic_paid
     left = max(rules.annual_cap - already, ZERO)
     paid = min(max(entitled - already, ZERO), left)
@@ -67,7 +83,18 @@ def second_pass(
     lines.append(
         (
             receipt.catastrophic,
-            (CATASTROPHIC_FUND, burden, before, after, tilt, entitled, already, left, paid),
+            (
+                CATASTROPHIC_FUND,
+                burden,
+                before,
+                after,
+                tilt,
+                entitled,
+                already,
+                left,
+                paid,
+                schedule,
+            ),
         )
     )
     return paid

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 from services.settlement.engine.accumulator import Accumulator
 from services.settlement.engine.claim import MedType
-from services.settlement.engine.receipt import Step, render
+from services.settlement.engine.receipt import Language, Step, render
 from shared.money import fen_text as _y
 
 BASIC_FUND = "390100"  # 职工/居民基本医疗保险统筹基金 — here the resident basic fund
@@ -66,8 +66,9 @@ class Adjudication(NamedTuple):
         """The person's totals once this settlement is posted."""
         return self.accumulator_before.apply(self)
 
-    def to_wire(self, setl_id: str | None = None) -> dict[str, Any]:
-        """The SPEC §6 result: amounts as two-decimal strings, accumulators after posting."""
+    def to_wire(self, setl_id: str | None = None, language: Language = "en") -> dict[str, Any]:
+        """The SPEC §6 result: amounts as two-decimal strings, accumulators after posting, the
+        receipt lines in ``language``."""
         return {
             "setl_id": setl_id,
             "psn_no": self.psn_no,
@@ -86,6 +87,6 @@ class Adjudication(NamedTuple):
             "fund_pay_sumamt": _y(self.fund_pay_sumamt),
             "psn_part_amt": _y(self.psn_part_amt),
             "setldetail": [row.to_wire() for row in self.setldetail],
-            "setl_proc_info": list(render(self.steps)),
+            "setl_proc_info": list(render(self.steps, language)),
             "accumulators": self.accumulator_after.to_dict(),
         }

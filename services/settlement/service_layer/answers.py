@@ -27,6 +27,7 @@ class Answer:
     status: int
     body: bytes
     replayed: bool = False
+    settled_at: datetime | None = None  # a settlement's ledger time (the NHSA setl_time)
 
 
 def request_hash(body: dict[str, Any]) -> str:
@@ -89,7 +90,7 @@ def replay(prior: Entry, digest: str) -> Answer:
             "IDEMPOTENCY_KEY_REUSED",
             "this Idempotency-Key was used for a different claim; use a new key",
         )
-    return Answer(201, prior.response.encode(), replayed=True)
+    return Answer(201, prior.response.encode(), replayed=True, settled_at=prior.created_at)
 
 
 def already_settled(mdtrt_id: str, setl_id: str) -> Conflict:

@@ -33,6 +33,7 @@ from services.settlement.engine import (
     caps_remaining,
     parse_claim,
 )
+from services.settlement.engine.receipt import Language
 from services.settlement.errors import Conflict, NotFound, Unauthenticated
 from services.settlement.service_layer.answers import (
     FUNDS,
@@ -153,19 +154,27 @@ class SettlementService:
 
     # --- preview (2303) and settle (2304) ---------------------------------------------------
 
-    async def preview(self, hospital: Hospital, body: Any) -> Answer:
-        """The full result on the person's current totals; nothing is stored or locked."""
+    async def preview(self, hospital: Hospital, body: Any, language: Language = "en") -> Answer:
+        """The full result on the person's current totals; nothing is stored or locked. The
+        receipt lines are in ``language``."""
         claim = parse_claim(claim_object(body))
         before, raw_state = await self.ledger.read_for_claim(claim.psn_no, claim.insurance_year)
         result = self._adjudicate(claim, hospital, raw_state, before)
         metrics.SETTLEMENTS.labels(str(claim.med_type), "previewed").inc()
-        return Answer(200, dumps(result.to_wire(setl_id=None)))
+        return Answer(200, dumps(result.to_wire(None, language)))
 
-    async def settle(self, hospital: Hospital, body: Any, idempotency_key: str | None) -> Answer:
+    async def settle(
+        self,
+        hospital: Hospital,
+        body: Any,
+        idempotency_key: str | None,
+        language: Language = "en",
+    ) -> Answer:
         """Settle once: post to the accumulator and the ledger in one transaction.
 
-        A retry with the same key and body gets the stored first answer, byte for byte. A refusal
-        is not stored under the key, so a corrected claim may be sent again with it.
+        A retry with the same key and body gets the stored first answer, byte for byte (its
+        receipt in the first answer's ``language``). A refusal is not stored under the key, so a
+        corrected claim may be sent again with it.
         """
         key = checked_key(idempotency_key)
         body = claim_object(body)
@@ -173,7 +182,7 @@ class SettlementService:
         started = time.perf_counter()
         med_type = med_type_label(body)
         try:
-            answer = await self._settle_once(hospital, body, key, digest)
+            answer = await self._settle_once(hospital, body, key, digest, language)
         except AlreadyPosted:
             # A concurrent request won the race for this key or this visit: answer as it did.
             answer = await self._after_conflict(hospital, body, key, digest)
@@ -185,10 +194,10 @@ class SettlementService:
         return answer
 
     async def _settle_once(
-        self, hospital: Hospital, body: dict[str, Any], key: str, digest: str
+        self, hospital: Hospital, body: dict[str, Any], key: str, digest: str, language: Language
     ) -> Answer:
         claim = fits(parse_claim(body))
-        decide = functools.partial(self._decide, hospital, claim, key, digest)
+        decide = functools.partial(self._decide, hospital, claim, key, digest, language)
         try:
             settled = await self.ledger.post_settlement(claim.psn_no, claim.insurance_year, decide)
         except Rejected:
@@ -198,7 +207,7 @@ class SettlementService:
                 return replay(prior, digest)
             raise
         count_funds(settled.result)
-        return Answer(201, settled.body)
+        return Answer(201, settled.body, settled_at=settled.entry.created_at)
 
     def _decide(
         self,
@@ -206,6 +215,7 @@ class SettlementService:
         claim: Claim,
         key: str,
         digest: str,
+        language: Language,
         before: Accumulator,
         raw_state: str | None,
     ) -> Settled:
@@ -213,7 +223,7 @@ class SettlementService:
         result = self._adjudicate(claim, hospital, raw_state, before)
         after = result.accumulator_after
         setl_id = "S" + uuid.uuid4().hex
-        body = dumps(result.to_wire(setl_id=setl_id))
+        body = dumps(result.to_wire(setl_id, language))
         entry = Entry(
             setl_id=setl_id,
             hospital_id=hospital.id,
