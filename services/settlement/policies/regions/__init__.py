@@ -1,0 +1,1 @@
+"""Region files: the codes the NHSA gateway speaks for a region (engine/region.py)."""
