@@ -17,12 +17,13 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
 
 from services.settlement.engine.amounts import check_amounts
 from services.settlement.engine.errors import Rejected, RejectionCode
 from shared.china_time import CHINA_STANDARD_TIME
-from shared.money import parse_amount
+from shared.money import MAX_AMOUNT, parse_amount
+from shared.text import PRINTABLE, reason
 
 AMOUNT_FIELDS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt")
 TIME_FIELDS = ("begntime", "endtime")
@@ -66,11 +67,33 @@ def _end_time(value: Any) -> datetime:
     return _moment(value, day_ends=True)
 
 
+# What the OpenAPI document says a hospital sends (the validators below are the rule).
+AMOUNT_SCHEMA = WithJsonSchema(
+    {
+        "anyOf": [
+            {"type": "string", "pattern": r"^\d{1,12}(\.\d{1,2})?$", "examples": ["20000.00"]},
+            {"type": "integer", "minimum": 0, "maximum": int(MAX_AMOUNT)},
+        ],
+        "description": "Yuan: a string with at most two decimals, or an integer (never a JSON"
+        " number with a fraction: it has already lost fen).",
+    }
+)
+TIME_SCHEMA = WithJsonSchema(
+    {
+        "type": "string",
+        "description": "ISO 8601 date (the whole day) or date-time (naive: the city's clock).",
+        "examples": ["2024-03-01T08:00:00"],
+    }
+)
+
 # Held with exactly two decimals from here on (never "-0.00", which would print): every amount
 # computed from it is in fen.
-ExactAmount = Annotated[Decimal, BeforeValidator(parse_amount)]
-StartTime = Annotated[datetime, BeforeValidator(_start_time)]
-EndTime = Annotated[datetime, BeforeValidator(_end_time)]
+ExactAmount = Annotated[Decimal, BeforeValidator(parse_amount), AMOUNT_SCHEMA]
+StartTime = Annotated[datetime, BeforeValidator(_start_time), TIME_SCHEMA]
+EndTime = Annotated[datetime, BeforeValidator(_end_time), TIME_SCHEMA]
+# Identifiers and codes are stored and looked up: a control character (a NUL, which PostgreSQL
+# text cannot hold) is refused here, naming the field.
+Identifier = Annotated[str, Field(min_length=1, pattern=PRINTABLE)]
 
 
 class HospitalProfile(BaseModel):
@@ -92,8 +115,8 @@ class Claim(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    psn_no: str = Field(min_length=1)
-    mdtrt_id: str = Field(min_length=1)
+    psn_no: Identifier
+    mdtrt_id: Identifier
     med_type: MedType
     begntime: StartTime
     endtime: EndTime
@@ -101,7 +124,7 @@ class Claim(BaseModel):
     fulamt_ownpay_amt: ExactAmount
     overlmt_selfpay: ExactAmount
     preselfpay_amt: ExactAmount
-    dise_codg: str | None = None
+    dise_codg: Annotated[str, Field(pattern=PRINTABLE)] | None = None
 
     @property
     def insurance_year(self) -> int:
@@ -127,7 +150,7 @@ def _rejection(data: Mapping[str, Any], exc: ValidationError) -> Rejected:
     time_errors: list[str] = []
     for error in exc.errors(include_url=False):
         field = ".".join(str(part) for part in error["loc"]) or "claim"
-        message = f"{field}: {_reason(error)}"
+        message = f"{field}: {reason(error)}"
         if error["type"] == "missing" or error.get("input", ...) is None:
             return Rejected(RejectionCode.INVALID_REQUEST, f"{field}: field required")
         if field in AMOUNT_FIELDS:
@@ -142,7 +165,3 @@ def _rejection(data: Mapping[str, Any], exc: ValidationError) -> Rejected:
     check_amounts(*(parse_amount(data[name]) for name in AMOUNT_FIELDS))
     return Rejected(RejectionCode.INVALID_DATES, "; ".join(time_errors))
 
-
-def _reason(error: Any) -> str:
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ")
