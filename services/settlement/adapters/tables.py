@@ -16,6 +16,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -189,4 +190,24 @@ active_visits = Table(
     Column("hospital_id", Integer, ForeignKey("hospitals.id"), primary_key=True),
     Column("mdtrt_id", String(128), primary_key=True),
     Column("setl_id", String(40), nullable=False, unique=True),
+)
+
+# --- the NHSA gateway (SPEC §9) ------------------------------------------------------------------
+
+# A hospital's ledger rows of a period (3201/3202, the ops statements): by settlement time.
+Index("ix_ledger_hospital_created", ledger.c.hospital_id, ledger.c.created_at)
+Index("ix_ledger_created", ledger.c.created_at)
+
+# What a platform message id did that a later 2601 must undo or refuse: a cancel (2305) posted,
+# or a message voided by 2601 (a voided 2304 arriving late is refused). The first row stays.
+nhsa_messages = Table(
+    "nhsa_messages",
+    metadata,
+    Column("hospital_id", Integer, ForeignKey("hospitals.id"), primary_key=True),
+    Column("msgid", String(255), primary_key=True),
+    Column("infno", String(8), nullable=False),
+    Column("outcome", String(16), nullable=False),  # cancelled | voided
+    Column("setl_id", String(40)),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("outcome IN ('cancelled', 'voided')", name="outcome"),
 )
