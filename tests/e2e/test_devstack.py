@@ -64,7 +64,12 @@ async def test_a_registration_reaches_kafka_and_ctrl_c_stops_every_process(stack
     assert "enrollment serve" in names and "settlement serve" in names
 
     async with httpx.AsyncClient(timeout=10) as client:
-        response = await client.post(f"{stack.enrollment_url}/api/v1/persons", json=STUDENT)
+        # Every enrollment call carries a staff token: the banner's demo admin (SPEC §8).
+        assert stack.admin_token
+        admin = {"Authorization": f"Bearer {stack.admin_token}"}
+        response = await client.post(
+            f"{stack.enrollment_url}/api/v1/persons", json=STUDENT, headers=admin
+        )
         assert response.status_code == 201, response.text
         posted = time.monotonic()
         psn_no = response.json()["psn_no"]
@@ -92,14 +97,16 @@ async def test_a_registration_reaches_kafka_and_ctrl_c_stops_every_process(stack
         )
         assert unauthorised.status_code == 401
 
-        # The banner's admin token is a staff member's (SPEC §8): it reads the audit log.
-        assert stack.admin_token
-        audit = await client.get(
-            f"{stack.enrollment_url}/api/v1/audit",
-            headers={"Authorization": f"Bearer {stack.admin_token}"},
-        )
+        # The banner's admin token is a staff member's (SPEC §8): it reads the audit log, which
+        # shows the demo admin made (by the console) and then registering the student.
+        audit = await client.get(f"{stack.enrollment_url}/api/v1/audit", headers=admin)
         assert audit.status_code == 200, audit.text
-        assert audit.json()[-1]["detail"] == {"name": "admin", "role": "admin"}
+        made, registered = audit.json()[-2:]
+        assert made["detail"] == {"name": "admin", "role": "admin"}
+        assert registered["actor"] == "admin"
+        # persons.register_late when the year's registration window has closed (issue 11)
+        assert registered["action"] in {"persons.register", "persons.register_late"}
+        assert registered["psn_no"] == psn_no
 
     assert stack.interrupt() == 0, stack.output
     leftovers = {p: c for p, c in children.items() if alive(p) and command_line(p) == c}
@@ -149,7 +156,10 @@ async def test_make_run_right_after_stopping_it_is_up_in_seconds_with_its_data(s
     """Sockets of the last run linger in TIME_WAIT for a minute; they must not read as taken."""
     stack.start()
     async with httpx.AsyncClient(timeout=10) as client:
-        registered = await client.post(f"{stack.enrollment_url}/api/v1/persons", json=STUDENT)
+        admin = {"Authorization": f"Bearer {stack.admin_token}"}
+        registered = await client.post(
+            f"{stack.enrollment_url}/api/v1/persons", json=STUDENT, headers=admin
+        )
         assert registered.status_code == 201, registered.text
         psn_no = registered.json()["psn_no"]
         for _ in range(5):
@@ -165,7 +175,8 @@ async def test_make_run_right_after_stopping_it_is_up_in_seconds_with_its_data(s
     assert time.monotonic() - restarted < 30, stack.output
     assert "is taken" not in stack.output
     async with httpx.AsyncClient(timeout=10) as client:
-        again = await client.get(f"{stack.enrollment_url}/api/v1/persons/{psn_no}")
+        admin = {"Authorization": f"Bearer {stack.admin_token}"}
+        again = await client.get(f"{stack.enrollment_url}/api/v1/persons/{psn_no}", headers=admin)
         assert again.status_code == 200, again.text
         # The demo admin is kept, with a new token: the last run's is refused.
         assert stack.admin_token and stack.admin_token != first_admin_token

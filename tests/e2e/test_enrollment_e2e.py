@@ -19,6 +19,8 @@ from shared import tansu
 from shared.certno import check_character
 from shared.events import TOPIC_ENROLLMENT_EVENTS, Event
 
+from .staff import add_staff, bearer
+
 pytestmark = pytest.mark.e2e
 
 ENROLLMENT = Path(sys.executable).parent / "enrollment"
@@ -45,6 +47,7 @@ class Server:
             "RELAY_POLL_INTERVAL": "0.02",
         }
         self.proc: subprocess.Popen[bytes] | None = None
+        self.headers: dict[str, str] = {}
 
     def start(self) -> None:
         with self.log.open("ab") as out:
@@ -59,6 +62,8 @@ class Server:
             assert self.proc.poll() is None, self.log.read_text()
             try:
                 if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    # Every call but /healthz carries a staff token (SPEC §8).
+                    self.headers = self.headers or bearer(add_staff(self.env))
                     return
             except httpx.HTTPError:
                 pass
@@ -126,7 +131,7 @@ def registration(number: str) -> dict:
 async def test_a_registration_reaches_the_topic(server, kafka_bootstrap):
     number = certno(1, uuid.uuid4().int)
     started = time.monotonic()
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, headers=server.headers) as client:
         answer = await client.post("/api/v1/persons", json=registration(number))
     assert answer.status_code == 201, answer.text
     psn_no = answer.json()["psn_no"]
@@ -137,6 +142,7 @@ async def test_a_registration_reaches_the_topic(server, kafka_bootstrap):
     assert event.payload.certno == number
     assert elapsed < 5, f"took {elapsed:.1f}s"
     assert number not in server.log.read_text()  # logged masked, never whole
+    assert event.actor == "admin (admin)"  # who registered them (SPEC §8)
 
 
 async def test_sigkill_mid_burst_loses_no_answered_registration(server, kafka_bootstrap):
@@ -146,7 +152,9 @@ async def test_sigkill_mid_burst_loses_no_answered_registration(server, kafka_bo
     killed = asyncio.Event()
 
     async def client_loop() -> None:
-        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        async with httpx.AsyncClient(
+            base_url=server.url, timeout=10, headers=server.headers
+        ) as client:
             while not killed.is_set():
                 number = certno(next(counter), salt)
                 try:
@@ -166,7 +174,7 @@ async def test_sigkill_mid_burst_loses_no_answered_registration(server, kafka_bo
     assert len(answered) >= 40
 
     server.start()  # same database; migrations and relay resume
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, headers=server.headers) as client:
         for number, psn_no in answered.items():
             found = await client.get("/api/v1/persons", params={"certno": number})
             assert found.status_code == 200, number

@@ -142,8 +142,11 @@ async def test_register_pay_settle_and_reverse_across_both_services(stack):
     key = add_hospital(stack, level=3)
     hospital = {"Authorization": f"Bearer {key}"}
 
+    admin = {"Authorization": f"Bearer {stack.admin_token}"}  # the banner's demo admin
     async with httpx.AsyncClient(timeout=10, headers=hospital) as client:
-        registered = await client.post(f"{stack.enrollment_url}/api/v1/persons", json=STUDENT)
+        registered = await client.post(
+            f"{stack.enrollment_url}/api/v1/persons", json=STUDENT, headers=admin
+        )
         assert registered.status_code == 201, registered.text
         psn_no = registered.json()["psn_no"]
         coverage_url = f"{stack.settlement_url}/api/v1/persons/{psn_no}/coverage?date={YEAR}-03-02"

@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
@@ -20,6 +21,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared import tansu
 from shared.certno import check_character
+
+from .staff import add_staff, bearer
 
 pytestmark = pytest.mark.e2e
 
@@ -29,6 +32,12 @@ ENROLLMENT = Path(sys.executable).parent / "enrollment"
 def certno(n: int) -> str:
     first17 = f"3715022011{1 + n % 9:02d}01{n % 1000:03d}"
     return first17 + check_character(first17)
+
+
+class Served(NamedTuple):
+    url: str
+    admin: dict[str, str]  # Authorization headers
+    tax: dict[str, str]
 
 
 @pytest.fixture
@@ -60,7 +69,8 @@ def server(tmp_path, kafka_bootstrap):
                 pass
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
-        yield url
+        # Every call but /healthz carries a staff token (SPEC §8); the tax role reads the list.
+        yield Served(url, bearer(add_staff(env)), bearer(add_staff(env, "tax.1", "tax")))
     finally:
         proc.terminate()
         try:
@@ -105,7 +115,7 @@ async def test_good_payments_become_one_event_each_and_the_rest_dead_letters(
     server, kafka_bootstrap
 ):
     run = uuid.uuid4().hex[:8]
-    async with httpx.AsyncClient(base_url=server, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=server.url, timeout=10, headers=server.admin) as http:
         people = {}
         for n in range(3):
             answer = await http.post(
@@ -157,7 +167,7 @@ async def test_good_payments_become_one_event_each_and_the_rest_dead_letters(
 
         deadline = time.monotonic() + 60
         while True:
-            unmatched = (await http.get("/api/v1/payments/unmatched")).json()
+            unmatched = (await http.get("/api/v1/payments/unmatched", headers=server.tax)).json()
             years = [
                 (await http.get(f"/api/v1/persons/{psn}")).json()["years"][0]
                 for psn in people.values()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,10 +22,10 @@ from services.enrollment import bootstrap
 from services.enrollment.domain.staff import Actor
 from services.enrollment.entrypoints.api.app import create_app
 from services.enrollment.settings import Settings
-from shared import tansu
+from shared import staff_tokens, tansu
 from shared.db import make_engine, make_sessionmaker
 
-from .staff_cast import CAST
+from .staff_cast import CAST, REGION, TOWN_A, TOWN_B, Person, register_person
 
 
 @pytest.fixture
@@ -43,9 +44,20 @@ async def sessionmaker(migrated_url: str) -> AsyncIterator[async_sessionmaker[An
 
 
 @pytest.fixture
-def base_url(db_url: str) -> Iterator[str]:
+def token_keys(tmp_path) -> tuple[Path, Path]:
+    """The staff-token key pair (private, public PEM files) the served app signs logins with."""
+    return staff_tokens.ensure_key_pair(tmp_path / "keys")
+
+
+@pytest.fixture
+def base_url(db_url: str, token_keys: tuple[Path, Path]) -> Iterator[str]:
     """The app served by uvicorn in a thread (relay and consumer off: this is about HTTP)."""
-    settings = Settings(enrollment_database_url=db_url, payment_consumer_enabled=False)
+    settings = Settings(
+        enrollment_database_url=db_url,
+        payment_consumer_enabled=False,
+        staff_token_private_key_file=token_keys[0],
+        staff_token_public_key_file=token_keys[1],
+    )
     port = tansu.free_port()
     server = uvicorn.Server(
         uvicorn.Config(
@@ -84,3 +96,12 @@ async def client(
     """Acts as the cast's admin unless a request passes other headers."""
     async with httpx.AsyncClient(base_url=base_url, timeout=60, headers=staff["admin"]) as http:
         yield http
+
+
+@pytest.fixture
+async def people(client: httpx.AsyncClient) -> tuple[Person, Person]:
+    """Registered by the admin for YEAR: A inside the cast's scopes (371502, town A), B outside
+    them (110105, town B)."""
+    a = await register_person(client, 501, "甲某人", REGION, TOWN_A)
+    b = await register_person(client, 502, "乙某人", "110105", TOWN_B)
+    return a, b

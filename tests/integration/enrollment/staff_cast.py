@@ -3,11 +3,16 @@ member inside the test data's scope and one outside it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from services.enrollment.domain.staff import Role, Staff, new_staff
+
+from .people import unique_certno
 
 REGION = "371502"
 TOWN_A = "Dongchang street"
 TOWN_B = "Xincheng street"
+YEAR = 2026
 
 CAST: dict[str, Staff] = {
     "admin": new_staff("admin", "admin"),
@@ -33,3 +38,29 @@ IN_SCOPE: dict[Role, str] = {
 }
 """Per role, the cast member whose scope holds the test data (region 371502, TOWN_A,
 civil_affairs)."""
+
+
+@dataclass(frozen=True)
+class Person:
+    psn_no: str
+    certno: str
+    name: str
+    region: str
+    organization: str
+
+
+async def register_person(client, n: int, name: str, region: str, organization: str) -> Person:
+    certno = unique_certno(n, region)
+    answer = await client.post(
+        "/api/v1/persons",
+        json={
+            "certno": certno,
+            "name": name,
+            "category": "resident",
+            "region": region,
+            "organization": organization,
+            "insurance_year": YEAR,
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    return Person(answer.json()["psn_no"], certno, name, region, organization)

@@ -193,6 +193,10 @@ class EventPublic(BaseModel):
     stream_version: int = Field(description="1, 2, 3 … within the stream, no gaps.")
     occurred_at: datetime = Field(description="Business time, UTC.")
     recorded_at: datetime = Field(description="When it was stored, UTC.")
+    actor: str = Field(
+        description="Who wrote it: 'NAME (ROLE)' of a staff member, tax-feed, system,"
+        " import:<file hash>, or unknown for events stored before actors were recorded."
+    )
     payload: dict[str, Any] = Field(description="The typed payload, as JSON.")
 
     @classmethod
@@ -205,6 +209,7 @@ class EventPublic(BaseModel):
             stream_version=event.stream_version,
             occurred_at=event.occurred_at,
             recorded_at=event.recorded_at,
+            actor=event.actor,
             payload=event.payload.model_dump(mode="json"),
         )
 
