@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from services.settlement.bootstrap import bootstrap
-from services.settlement.entrypoints.api import errors, routes, staff_auth
+from services.settlement.entrypoints.api import errors, openapi, routes, staff_auth
 from services.settlement.entrypoints.api.fast import SettleFastPath
 from services.settlement.settings import Settings
 from shared.db import is_sqlite
@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None, *, run_consumer: bool = False) 
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     staff_auth.document_policies(app)  # x-policy on every operation of the OpenAPI document
+    openapi.install(app)  # the claim's schema, every refusal of every operation
     return app
 
 

@@ -7,11 +7,15 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from services.settlement.errors import Conflict, InvalidRequest, NotFound, Unauthenticated
 from shared.errors import CodedError
+from shared.http_errors import InternalErrors, framework_refusal
 
 log = logging.getLogger(__name__)
+
+FAILED = "the settlement service failed; retry later"
 
 # Any other coded refusal (the engine's ``Rejected`` first of all) is 422.
 STATUS: dict[type[CodedError], int] = {
@@ -33,19 +37,24 @@ def error_response(exc: Exception) -> JSONResponse:
     if isinstance(exc, CodedError):
         return refusal(STATUS.get(type(exc), 422), exc.code, exc.message)
     log.exception("unexpected error", exc_info=exc)
-    return refusal(500, "INTERNAL_ERROR", "the settlement service failed; retry later")
+    return refusal(500, "INTERNAL_ERROR", FAILED)
 
 
 def install(app: FastAPI) -> None:
     """Map refusals and unexpected errors to HTTP on ``app``."""
+    app.add_middleware(InternalErrors, message=FAILED)
 
     @app.exception_handler(CodedError)
     async def _coded(_: Request, exc: CodedError) -> JSONResponse:
         return error_response(exc)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        return error_response(exc)
+    @app.exception_handler(HTTPException)
+    async def _framework(_: Request, exc: HTTPException) -> JSONResponse:
+        # An unknown route, a method the route does not take: coded like every refusal.
+        answer = framework_refusal(exc)
+        response = refusal(answer.status, answer.code, answer.message)
+        response.headers.update(answer.headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -3,19 +3,45 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from services.settlement.entrypoints.api import deps
 from services.settlement.entrypoints.api.deps import CurrentHospital, JsonBody, Service, get_service
-from services.settlement.service_layer.answers import Answer
+from services.settlement.entrypoints.api.schemas import (
+    CoveragePublic,
+    ReversalPublic,
+    SettlementPublic,
+    SettlementReadPublic,
+)
+from services.settlement.service_layer.answers import MAX_KEY_LENGTH, Answer
 from shared.route_policy import POLICY_KEY
+from shared.text import PRINTABLE
 
 coverage = APIRouter(tags=["coverage"])
 settlements = APIRouter(prefix="/settlements", tags=["settlements"])
 
 JSON = "application/json"
+CLAIM = {"content": {JSON: {"schema": {"$ref": "#/components/schemas/Claim"}}}, "required": True}
+PsnNo = Annotated[str, Path(description="Person number (psn_no).", pattern=PRINTABLE)]
+SetlId = Annotated[str, Path(description="The settlement's setl_id.", pattern=PRINTABLE)]
+UNKNOWN = "No such insured person (UNKNOWN_PERSON)."
+NO_SETTLEMENT = "No settlement of this hospital with that id (SETTLEMENT_NOT_FOUND)."
+Day = Annotated[
+    date | None, Query(description="The date asked about (YYYY-MM-DD); default today in China.")
+]
+
+
+def answers(
+    model: type[Any], refusals: dict[int, str] | None = None, status: int = 200
+) -> dict[int | str, Any]:
+    """A route's ``responses``: its answer's schema and the refusals particular to it
+    (``shared.openapi`` adds 401 and 422, and the error body to every refusal)."""
+    documented: dict[int | str, Any] = {status: {"model": model}}
+    for code, description in (refusals or {}).items():
+        documented[code] = {"description": description}
+    return documented
 
 
 def _response(answer: Answer) -> Response:
@@ -23,23 +49,32 @@ def _response(answer: Answer) -> Response:
     return Response(answer.body, status_code=answer.status, media_type=JSON, headers=headers)
 
 
-@coverage.get("/persons/{psn_no}/coverage")
+@coverage.get(
+    "/persons/{psn_no}/coverage",
+    response_model=None,  # the answer is documented, not re-validated (``responses``)
+    responses=answers(CoveragePublic, {404: UNKNOWN}),
+)
 async def coverage_by_psn_no(
-    psn_no: str, service: Service, _hospital: CurrentHospital, date: date | None = None
+    psn_no: PsnNo, service: Service, _hospital: CurrentHospital, date: Day = None
 ) -> dict[str, Any]:
     """Eligibility on ``date`` (default today), identity, accumulators, caps left (1101+5206)."""
     return await service.coverage(psn_no=psn_no, on=date)
 
 
-@coverage.get("/coverage")
+@coverage.get("/coverage", response_model=None, responses=answers(CoveragePublic, {404: UNKNOWN}))
 async def coverage_by_certno(
-    certno: str, service: Service, _hospital: CurrentHospital, date: date | None = None
+    certno: Annotated[str, Query(description="Resident ID number.", pattern=PRINTABLE)],
+    service: Service,
+    _hospital: CurrentHospital,
+    date: Day = None,
 ) -> dict[str, Any]:
     """The same, found by resident ID number."""
     return await service.coverage(certno=certno, on=date)
 
 
-@settlements.post("/preview")
+@settlements.post(
+    "/preview", responses=answers(SettlementPublic), openapi_extra={"requestBody": CLAIM}
+)
 async def preview(body: JsonBody, service: Service, hospital: CurrentHospital) -> Response:
     """The full result; nothing stored (2303)."""
     return _response(await service.preview(hospital, body))
@@ -48,9 +83,30 @@ async def preview(body: JsonBody, service: Service, hospital: CurrentHospital) -
 @settlements.post(
     "",
     status_code=201,
+    responses=answers(
+        SettlementPublic,
+        {409: "The key was used for another claim, or the visit is already settled."},
+        status=201,
+    ),
     openapi_extra={
-        "parameters": [{"in": "header", "name": "Idempotency-Key", "required": True}],
-        "requestBody": {"content": {JSON: {"schema": {"type": "object"}}}, "required": True},
+        "parameters": [
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "required": True,
+                "description": "The HIS's key of this settlement: a retry with it and the same"
+                " claim is answered as the first time (header Idempotent-Replayed: true).",
+                "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+            },
+            {
+                "in": "header",
+                "name": "Authorization",
+                "required": False,
+                "description": "Bearer KEY: the hospital's API key.",
+                "schema": {"type": "string"},
+            },
+        ],
+        "requestBody": CLAIM,
         # It reads the hospital key itself (deps.settle), so it declares the policy by hand.
         POLICY_KEY: deps.HOSPITAL_KEY.as_openapi(),
     },
@@ -71,13 +127,20 @@ async def settle(request: Request) -> Response:
     return _response(answer)
 
 
-@settlements.post("/{setl_id}/reverse")
-async def reverse(setl_id: str, service: Service, hospital: CurrentHospital) -> Response:
+@settlements.post(
+    "/{setl_id}/reverse",
+    responses=answers(ReversalPublic, {404: NO_SETTLEMENT, 409: "Already reversed."}),
+)
+async def reverse(setl_id: SetlId, service: Service, hospital: CurrentHospital) -> Response:
     """Reverse a settlement of this hospital, once (2305)."""
     return _response(await service.reverse(hospital, setl_id))
 
 
-@settlements.get("/{setl_id}")
-async def read(setl_id: str, service: Service, hospital: CurrentHospital) -> dict[str, Any]:
+@settlements.get(
+    "/{setl_id}",
+    response_model=None,
+    responses=answers(SettlementReadPublic, {404: NO_SETTLEMENT}),
+)
+async def read(setl_id: SetlId, service: Service, hospital: CurrentHospital) -> dict[str, Any]:
     """A settlement of this hospital as answered, with its status (5203)."""
     return await service.read(hospital, setl_id)
