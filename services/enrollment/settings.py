@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     staff_token_public_key_file: Path | None = Field(
         None, description="Its public half (default: derived from the private key)."
     )
+    district_name: str = Field(
+        "柳南区", description="The district named in the title of the monthly report (004 §二(三))."
+    )
     log_level: str = "INFO"
 
     @property

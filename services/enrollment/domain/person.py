@@ -126,6 +126,19 @@ def register(
     ]
 
 
+def outside_window(rules: PremiumRules, registered: EventPayload, today: date) -> bool:
+    """Whether a registration made ``today`` falls outside its year's registration window.
+
+    A special person is registered in the month they are added, whenever that is (004 §二(一)1),
+    so only ordinary registrations have a window; rules without a calendar have none.
+    """
+    if not isinstance(registered, Registered) or rules.calendar is None:
+        return False
+    if registered.identity is not Identity.ORDINARY:
+        return False
+    return not rules.calendar.in_window(today)
+
+
 def recorded_month(effective_from: date | None, today: date, *, may_backdate: bool) -> date:
     """The date a change recorded ``today`` takes effect: the 1st of ``effective_from``'s month
     (default: this month). An earlier month needs ``may_backdate``; a later one is refused."""
@@ -158,10 +171,14 @@ def change_identity(
     refuse_after_death(state)
     if (identity, medical_assistance) == (state.identity, state.medical_assistance):
         return []
-    if state.last_change_from and effective_from < state.last_change_from:
+    # the timeline is kept in date order: a change dated before its latest period (a change,
+    # or the registration that started it) would be overridden by it, so it is refused
+    started = state.timeline[-1].effective_from if state.timeline else date.min
+    latest = max(state.last_change_from or date.min, started)
+    if effective_from < latest:
         raise DomainError(
             "EFFECTIVE_DATE_BEFORE_LAST_CHANGE",
-            f"effective_from {effective_from} is before the last change ({state.last_change_from})",
+            f"effective_from {effective_from} is before the last change ({latest})",
         )
     if effective_from < state.birth_date:
         raise DomainError("INVALID_EFFECTIVE_DATE", "effective_from is before the birth date")

@@ -120,14 +120,20 @@ def title(district: str, month: Month) -> str:
     return f"{district} 特殊人员医疗保障变动情况月报表 {month.year}年{month.month}月"
 
 
-def organization_on(state: PersonState, day: date) -> str | None:
-    """The organization the person was registered with for ``day``'s year (else the nearest
-    earlier year, else the first one)."""
+def place_on(state: PersonState, day: date) -> tuple[str, str] | None:
+    """(region, organization) the person was registered with for ``day``'s year (else the
+    nearest earlier year, else the first one)."""
     if not state.years:
         return None
     earlier = [y for y in state.years if y <= day.year]
-    year = max(earlier) if earlier else min(state.years)
-    return state.years[year].organization
+    record = state.years[max(earlier) if earlier else min(state.years)]
+    return record.region, record.organization
+
+
+def organization_on(state: PersonState, day: date) -> str | None:
+    """The organization of ``place_on``."""
+    place = place_on(state, day)
+    return place[1] if place is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,9 @@ class Action(StrEnum):
     READ_AUDIT = "audit.read"
     READ_PERSONS = "persons.read"
     REGISTER = "persons.register"
+    # A registration outside the year's registration window (premium rules ``[calendar]``):
+    # the district takes it, and it is flagged (SPEC §7, issue 11).
+    REGISTER_LATE = "persons.register_late"
     IMPORT_LIST = "persons.import_list"
     CHANGE_IDENTITY = "persons.change_identity"
     BACKDATE_IDENTITY = "persons.backdate_identity"
@@ -86,6 +89,7 @@ POLICY: dict[Role, frozenset[Action]] = {
     Role.DISTRICT: frozenset(
         {
             Action.READ_PERSONS,
+            Action.REGISTER_LATE,
             Action.READ_CARRY_OVER,
             Action.SUBMIT_CARRY_OVER,
             Action.READ_SUBSIDIES,

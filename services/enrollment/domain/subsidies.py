@@ -33,13 +33,14 @@ take the year's subsidy away: the run that reached into the year still counts.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
 from services.enrollment.domain.errors import DomainError
-from services.enrollment.domain.state import IdentityPeriod, PersonState, SubsidyRecord
+from services.enrollment.domain.state import IdentityPeriod, PersonState, SubsidyRecord, then
 from shared.events import (
     EventPayload,
     Identity,
@@ -230,6 +231,16 @@ def reconcile(state: PersonState, insurance_year: int) -> list[EventPayload]:
                 tax_serial=want.tax_serial,
             )
         )
+    return out
+
+
+def settle(state: PersonState, years: Iterable[int], at: datetime) -> list[EventPayload]:
+    """``reconcile`` for each of ``years`` the person is registered for, in order."""
+    out: list[EventPayload] = []
+    for year in sorted(set(years) & set(state.years)):
+        step = reconcile(state, year)
+        state = then(state, step, at)
+        out += step
     return out
 
 

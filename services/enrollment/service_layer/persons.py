@@ -18,7 +18,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from services.enrollment.adapters.premium_files import NoPremiumRules, load_rules
@@ -28,11 +28,12 @@ from services.enrollment.domain.errors import DomainError
 from services.enrollment.domain.person import Registration
 from services.enrollment.domain.premiums import PremiumRules
 from services.enrollment.domain.staff import Action, Forbidden
-from services.enrollment.domain.state import PersonState, fold, numbered
+from services.enrollment.domain.state import PersonState, fold
 from services.enrollment.service_layer import unit_of_work
+from services.enrollment.service_layer.subsidies import with_subsidies
 from services.enrollment.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.certno import mask
-from shared.events import Event, EventPayload, Identity
+from shared.events import Event, EventPayload, Identity, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,12 @@ def new_psn_no() -> str:
 
 @dataclass(frozen=True)
 class Context:
-    """What handlers need besides the unit of work: premium rules and the calendar."""
+    """What handlers need besides the unit of work: premium rules and the calendar (``now`` is
+    the business time of the events handlers write)."""
 
     rules_for: domain.RulesFor
     today: Callable[[], date] = date.today
+    now: Callable[[], datetime] = utcnow
 
 
 def rules_from_directory(directory: Path) -> domain.RulesFor:
@@ -81,6 +84,11 @@ class RegisterResult:
     psn_no: str
     created: bool
     person: PersonState
+    out_of_window: bool = False
+
+
+OUT_OF_WINDOW = "out_of_window"
+WINDOW_NOTE = "registered outside the year's registration window (taken by the district role)"
 
 
 @dataclass(frozen=True)
@@ -124,13 +132,21 @@ async def handle_register(
 ) -> RegisterResult:
     if not caller.sees(region=cmd.region, organization=cmd.organization):
         raise Forbidden("the registration's region or organization is outside your scope")
-    certno = domain.normalise_certno(cmd.certno, ctx.today()).value
+    today = ctx.today()
+    certno = domain.normalise_certno(cmd.certno, today).value
     psn_no = await uow.events.find_psn_no(certno)
     history = await uow.events.load(psn_no) if psn_no else []
     state = fold(history)
-    new = domain.register(state, cmd, ctx.rules_for, ctx.today())
+    new = domain.register(state, cmd, ctx.rules_for, today)
+    late = bool(new) and domain.outside_window(
+        ctx.rules_for(cmd.region, cmd.insurance_year), new[0], today
+    )
+    # the route lets REGISTER or REGISTER_LATE in: which one this registration needs is known now
+    caller.check(Action.REGISTER_LATE if late else Action.REGISTER)
     psn_no = psn_no or new_psn_no()
-    events = numbered(psn_no, len(history), new, actor=caller.event_actor)
+    events = with_subsidies(
+        psn_no, state, new, years=[cmd.insurance_year], at=ctx.now(), actor=caller.event_actor
+    )
     person = fold([*history, *events])
     assert person is not None
     if not caller.sees_person(person):  # another organization holds this year or a later one
@@ -139,19 +155,26 @@ async def handle_register(
         return RegisterResult(psn_no, created=False, person=person)
     await uow.events.append_many(events)
     detail = {"insurance_year": cmd.insurance_year, "organization": cmd.organization}
-    await uow.audit.record(caller.actor, Action.REGISTER.value, psn_no=psn_no, detail=detail)
+    action = Action.REGISTER_LATE if late else Action.REGISTER
+    await uow.audit.record(caller.actor, action.value, psn_no=psn_no, detail=detail)
+    if late:
+        await uow.special.flag_registration(
+            psn_no, cmd.insurance_year, OUT_OF_WINDOW, WINDOW_NOTE, caller.event_actor, utcnow()
+        )
     log.info("registered %s (%s) for %d", psn_no, mask(certno), cmd.insurance_year)
-    return RegisterResult(psn_no, created=True, person=person)
+    return RegisterResult(psn_no, created=True, person=person, out_of_window=late)
 
 
 async def handle_change_identity(
     cmd: ChangeIdentity, uow: UnitOfWork, ctx: Context, caller: Caller
 ) -> PersonState:
     history, state = await load_person(uow, cmd.psn_no, caller, cmd.expected_version)
-    effective_from = cmd.effective_from or ctx.today().replace(day=1)
-    # 004: a change counts from the month it is recorded in; an earlier month is back-dating.
-    backdated = effective_from < ctx.today().replace(day=1)
+    today = ctx.today()
+    # 004: a change counts from the 1st of the month it is recorded in; an earlier month is
+    # back-dating (the district's), a later one is refused.
+    backdated = (cmd.effective_from or today) < today.replace(day=1)
     caller.check(Action.BACKDATE_IDENTITY if backdated else Action.CHANGE_IDENTITY)
+    effective_from = domain.recorded_month(cmd.effective_from, today, may_backdate=True)
     new = domain.change_identity(
         state,
         identity=cmd.identity,
@@ -163,7 +186,10 @@ async def handle_change_identity(
     )
     action = Action.BACKDATE_IDENTITY if backdated else Action.CHANGE_IDENTITY
     detail = {"identity": cmd.identity.value, "effective_from": effective_from.isoformat()}
-    appended = await _append(uow, cmd.psn_no, len(history), new, caller, action, detail)
+    years = [y for y in state.years if y >= effective_from.year]
+    appended = await _append(
+        uow, cmd.psn_no, history, new, caller, action, detail, at=ctx.now(), years=years
+    )
     return _refold(history, appended)
 
 
@@ -179,7 +205,7 @@ async def handle_record_death(
     )
     detail = {"date_of_death": cmd.date_of_death.isoformat()}
     appended = await _append(
-        uow, cmd.psn_no, len(history), new, caller, Action.RECORD_DEATH, detail
+        uow, cmd.psn_no, history, new, caller, Action.RECORD_DEATH, detail, at=ctx.now()
     )
     return _refold(history, appended)
 
@@ -187,15 +213,20 @@ async def handle_record_death(
 async def _append(
     uow: UnitOfWork,
     psn_no: str,
-    version: int,
+    history: list[Event],
     new: list[EventPayload],
     caller: Caller,
     action: Action,
     detail: dict[str, str],
+    *,
+    at: datetime,
+    years: list[int] | None = None,
 ) -> list[Event]:
-    """Number the new payloads after ``version`` and append them (a batch of one stream), with
-    the audit row of the write."""
-    appended = numbered(psn_no, version, new, actor=caller.event_actor)
+    """Number the new payloads after ``history`` and append them (a batch of one stream), with
+    the subsidy events they bring for ``years`` and the audit row of the write."""
+    appended = with_subsidies(
+        psn_no, fold(history), new, years=years or [], at=at, actor=caller.event_actor
+    )
     await uow.events.append_many(appended)
     if appended:
         await uow.audit.record(caller.actor, action.value, psn_no=psn_no, detail=detail)

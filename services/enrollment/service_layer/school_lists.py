@@ -32,8 +32,15 @@ from services.enrollment.domain.school_lists import ListRow, ParsedList, RowErro
 from services.enrollment.domain.staff import Action
 from services.enrollment.domain.state import PersonState, apply, fold
 from services.enrollment.service_layer import unit_of_work
-from services.enrollment.service_layer.persons import new_psn_no, rules_from_directory
+from services.enrollment.service_layer.persons import (
+    OUT_OF_WINDOW,
+    WINDOW_NOTE,
+    new_psn_no,
+    rules_from_directory,
+)
+from services.enrollment.service_layer.subsidies import with_subsidies
 from services.enrollment.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from shared.errors import CodedError
 from shared.events import SYSTEM_ACTOR, Event, import_actor, utcnow
 
 CHUNK_ROWS = 1000
@@ -50,6 +57,7 @@ class ImportReport:
     rows: int = 0
     registered: int = 0
     already_registered: int = 0
+    out_of_window: int = 0
     errors: list[RowError] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -58,6 +66,7 @@ class ImportReport:
             "rows": self.rows,
             "registered": self.registered,
             "already_registered": self.already_registered,
+            "out_of_window": self.out_of_window,
             "rejected": len({e.row for e in self.errors}),
             "errors": [{"row": e.row, "field": e.field, "reason": e.reason} for e in self.errors],
         }
@@ -71,6 +80,7 @@ def _field_of(code: str) -> str:
         "INVALID_NAME": "name",
         "INVALID_REGION": "region",
         "NO_PREMIUM_RULES": "region",
+        "FORBIDDEN": "insurance_year",
     }.get(code, "insurance_year")
 
 
@@ -113,7 +123,7 @@ async def import_rows(
     rules_for = rules_from_directory(rules_dir)
     for start in range(0, len(parsed.rows), chunk_rows):
         chunk = parsed.rows[start : start + chunk_rows]
-        registered, existing, errors = await unit_of_work.run(
+        registered, existing, late, errors = await unit_of_work.run(
             uow,
             partial(
                 _import_chunk,
@@ -127,6 +137,7 @@ async def import_rows(
         )
         report.registered += registered
         report.already_registered += existing
+        report.out_of_window += late
         report.errors.extend(errors)
         if progress:
             progress(len(chunk))
@@ -145,7 +156,7 @@ async def _import_chunk(
     rules_for: domain.RulesFor,
     now: datetime,
     by: ImportBy,
-) -> tuple[int, int, list[RowError]]:
+) -> tuple[int, int, int, list[RowError]]:
     known = await uow.events.psn_nos({row.certno for row in chunk})
     # A city-wide import need not load the people already registered for the year; a scoped one
     # loads them too, to tell its own people from another organization's.
@@ -155,7 +166,8 @@ async def _import_chunk(
     streams = await uow.events.load_many({p for p in known.values() if p not in done})
     errors: list[RowError] = []
     new_events: list[Event] = []
-    existing = 0
+    late: list[str] = []
+    existing = registered = 0
     for row in chunk:
         psn_no = known.get(row.certno)
         if psn_no in done:
@@ -163,15 +175,24 @@ async def _import_chunk(
             continue
         state = fold(streams.get(psn_no, [])) if psn_no else None
         try:
-            new = _register_row(row, state, psn_no, year=year, rules_for=rules_for, now=now, by=by)
-        except DomainError as exc:
+            new, outside = _register_row(
+                row, state, psn_no, year=year, rules_for=rules_for, now=now, by=by
+            )
+        except CodedError as exc:  # a rule's refusal, or a late row its importer may not take
             errors.append(RowError(row.row, _field_of(exc.code), exc.message))
             continue
         new_events.extend(new)
+        registered += bool(new)
         existing += not new
+        if outside and new:
+            late.append(new[0].psn_no)
     await uow.events.append_many(new_events)
-    await _audit_chunk(uow, by, year, len(chunk), len(new_events), existing, len(errors))
-    return len(new_events), existing, errors
+    for psn_no in late:
+        await uow.special.flag_registration(
+            psn_no, year, OUT_OF_WINDOW, WINDOW_NOTE, by.caller.event_actor, now
+        )
+    await _audit_chunk(uow, by, year, len(chunk), registered, existing, len(errors))
+    return registered, existing, len(late), errors
 
 
 def _register_row(
@@ -183,30 +204,28 @@ def _register_row(
     rules_for: domain.RulesFor,
     now: datetime,
     by: ImportBy,
-) -> list[Event]:
-    """The row's ``registered`` event ([] when already registered), or the refusal (raised)."""
+) -> tuple[list[Event], bool]:
+    """The row's events ([] when already registered) and whether it is outside the year's
+    registration window; or the refusal (raised)."""
     if not by.caller.sees(region=row.region, organization=row.organization):
         raise DomainError("OUTSIDE_SCOPE", OUTSIDE_SCOPE)
     payloads = domain.register(state, _registration(row, year), rules_for, now.date())
-    version = state.version + 1 if state else 1
-    new = [
-        Event.new(
-            p,
-            psn_no=psn_no or new_psn_no(),
-            stream_version=version,
-            occurred_at=now,
-            actor=by.actor,
-        )
-        for p in payloads[:1]
-    ]
+    outside = bool(payloads) and domain.outside_window(
+        rules_for(row.region, year), payloads[0], now.date()
+    )
+    if outside:  # only the district (or a city-wide job) takes a late registration
+        by.caller.check(Action.REGISTER_LATE)
+    new = with_subsidies(
+        psn_no or new_psn_no(), state, payloads, years=[year], at=now, actor=by.actor
+    )
     if by.caller.scope.everything:
-        return new
+        return new, outside
     person = state
     for event in new:
         person = apply(person, event)
     if person is not None and not by.caller.sees_person(person):
         raise DomainError("REGISTERED_ELSEWHERE", ELSEWHERE)
-    return new
+    return new, outside
 
 
 async def _audit_chunk(

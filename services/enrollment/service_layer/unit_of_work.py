@@ -8,8 +8,9 @@ that must not re-run pass ``attempts=1``.
 
 Inside, ``uow.events`` is the event store, ``uow.payments`` the tax feed's tables,
 ``uow.outbox`` the outbox, ``uow.registrations`` the registrations read by a caller's scope and
-``uow.audit`` the audit log (a write's audit row commits with it), all over one session and the
-``Recorder`` chosen at start.
+``uow.audit`` the audit log (a write's audit row commits with it), ``uow.special`` the special
+persons' cycle's rows (carry-over, assistance lists, flags, subsidies), all over one session and
+the ``Recorder`` chosen at start.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from services.enrollment.adapters.outbox import Outbox
 from services.enrollment.adapters.payment_records import PaymentRecords
 from services.enrollment.adapters.recorders import ConcurrencyConflict, Recorder
 from services.enrollment.adapters.registrations import Registrations
+from services.enrollment.adapters.special_records import SpecialRecords
 from shared.events import TOPIC_ENROLLMENT_EVENTS
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ class UnitOfWork:
     outbox: Outbox
     registrations: Registrations
     audit: AuditLog
+    special: SpecialRecords
 
     def __init__(
         self,
@@ -64,6 +67,7 @@ class UnitOfWork:
         self.outbox = Outbox(self.session)
         self.registrations = Registrations(recorder)
         self.audit = AuditLog(self.session)
+        self.special = SpecialRecords(recorder)
         return self
 
     async def __aexit__(

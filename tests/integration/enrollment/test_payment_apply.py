@@ -20,7 +20,7 @@ from services.enrollment.bootstrap import unit_of_work_factory as uow_for
 from services.enrollment.domain.school_lists import parse_list
 from services.enrollment.domain.state import PersonState, fold
 from services.enrollment.service_layer.payments import Incoming, apply_messages, retry_unmatched
-from services.enrollment.service_layer.school_lists import import_rows
+from services.enrollment.service_layer.school_lists import ImportBy, import_rows
 from services.enrollment.settings import PREMIUM_RULES_DIR
 
 from .people import unique_certno
@@ -39,6 +39,7 @@ async def register(sessionmaker, *numbers: int, identity: str = "", year: int = 
         parse_list(text.encode()),
         year,
         PREMIUM_RULES_DIR,
+        by=ImportBy.system(),
         now=datetime(2024, 3, 1, 2, tzinfo=UTC),
     )
     assert not report.errors
@@ -194,18 +195,21 @@ async def test_subsidies_follow_the_identity_and_date(sessionmaker):
     )
     async with sessionmaker() as session:
         rows = {
-            r.tax_serial: (r.kind, r.status, Decimal(r.amount))
+            (r.psn_no, r.tax_serial): (r.kind, r.status, Decimal(r.amount))
             for r in (await session.execute(select(subsidies))).all()
         }
-    # registered with the identity in March: added before 30 June of 2024
+    low_income, disabled = (await state_of(sessionmaker, 1)), (await state_of(sessionmaker, 2))
+    # registered with the identity in March: added before 30 June of 2024. The low-income person
+    # gets 60 % of their payment; the disabled person's premium is paid on their behalf from the
+    # registration on (answering no payment), and the government's payment settles nothing more.
     assert rows == {
-        "S1": ("low_income_60", "payable", Decimal("216.00")),
-        "S2": ("paid_on_behalf", "paid_by_government", Decimal("360.00")),
+        (low_income.psn_no, "S1"): ("low_income_60", "payable", Decimal("216.00")),
+        (disabled.psn_no, None): ("paid_on_behalf", "payable", Decimal("360.00")),
     }
     assert (await event_types(sessionmaker)).count("subsidy-granted") == 2
-    low_income = (await state_of(sessionmaker, 1)).years[2024]
-    assert (low_income.premium_paid, low_income.subsidised) == (Decimal(360), Decimal(216))
-    assert low_income.covered
+    year = low_income.years[2024]
+    assert (year.premium_paid, year.subsidised) == (Decimal(360), Decimal(216))
+    assert year.covered and disabled.years[2024].covered
 
 
 async def test_the_same_batch_applied_twice_at_once_pays_once(sessionmaker):

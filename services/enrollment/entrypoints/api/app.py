@@ -12,14 +12,18 @@ from fastapi import APIRouter, FastAPI
 from services.enrollment import bootstrap
 from services.enrollment.entrypoints import payment_consumer
 from services.enrollment.entrypoints.api import (
+    assistance,
     audit,
     auth,
+    carry_over,
     collection,
     errors,
     health,
     openapi,
     persons,
+    reports,
     session,
+    subsidies,
 )
 from services.enrollment.settings import Settings
 from shared.logging import RedactIds
@@ -33,6 +37,10 @@ ROUTERS: list[APIRouter] = [
     collection.router,
     session.router,
     audit.router,
+    carry_over.router,
+    assistance.router,
+    subsidies.router,
+    reports.router,
 ]
 """Every router of the service, in one place."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -20,6 +20,7 @@ from services.enrollment.domain.staff import Action
 from services.enrollment.entrypoints.api.auth import acting
 from services.enrollment.entrypoints.api.deps import SettingsDep, UnitOfWorkDep
 from services.enrollment.entrypoints.api.errors import error
+from services.enrollment.entrypoints.api.uploads import UploadRefused, read_upload
 from services.enrollment.service_layer import basic_data as basic_data_service
 from services.enrollment.service_layer.school_lists import ImportBy, import_rows
 from services.enrollment.service_layer.subsidy_list import COLUMNS as SUBSIDY_COLUMNS
@@ -29,7 +30,6 @@ from services.enrollment.service_layer.unmatched import unmatched_rows
 router = APIRouter(prefix="/api/v1", tags=["collection"])
 
 Year = Annotated[int, Query(ge=2000, le=2100, description="Insurance year.")]
-MAX_UPLOAD = 64 * 1024 * 1024
 
 
 class Format(StrEnum):
@@ -48,6 +48,9 @@ class ImportReportPublic(BaseModel):
     rows: int = Field(description="Person rows read from the file (blank rows not counted).")
     registered: int = Field(description="People newly registered for the year.")
     already_registered: int = Field(description="Rows already registered for the year: no-ops.")
+    out_of_window: int = Field(
+        0, description="Rows registered outside the year's registration window (flagged)."
+    )
     rejected: int = Field(description="Rows refused (see errors).")
     errors: list[RowErrorPublic] = Field(description="Every refused row, field and reason.")
 
@@ -61,19 +64,6 @@ class UnmatchedPublic(BaseModel):
     received_at: str = Field(description="When it was first received (UTC).")
     resolved_at: str | None = Field(description="When a retry applied it (or found it a dup).")
     resolution: str | None = Field(description="applied or duplicate, once resolved.")
-
-
-async def _upload(request: Request) -> tuple[bytes, str, str]:
-    """The file from a multipart form (field ``file``) or the raw body."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
-        form = await request.form()
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise HTTPException(422, "multipart upload needs a file field named 'file'")
-        data = await upload.read()
-        return data, upload.filename or "", upload.content_type or ""
-    return await request.body(), "", content_type
 
 
 @router.post(
@@ -94,11 +84,9 @@ async def import_list(
     caller: Annotated[Caller, Depends(acting(Action.IMPORT_LIST))],
 ) -> Any:
     try:
-        data, filename, content_type = await _upload(request)
-    except HTTPException as exc:
-        return error(422, "INVALID_LIST_FILE", str(exc.detail))
-    if len(data) > MAX_UPLOAD:
-        return error(413, "LIST_TOO_LARGE", f"a list may have at most {MAX_UPLOAD} bytes")
+        data, filename, content_type = await read_upload(request)
+    except UploadRefused as exc:
+        return error(exc.status, exc.code, exc.message)
     try:
         parsed = parse_list(data, filename, content_type)
     except ListFormatError as exc:

@@ -10,12 +10,22 @@ from fastapi.responses import JSONResponse
 
 from services.enrollment.adapters.recorders import ConcurrencyConflict
 from services.enrollment.domain.errors import DomainError
+from services.enrollment.domain.list_files import ListFormatError
+from services.enrollment.entrypoints.api.uploads import UploadRefused
 from shared.certno import redact
 
 STATUS_BY_CODE = {
     "PERSON_NOT_FOUND": 404,
     "VERSION_CONFLICT": 409,
     "REGISTERED_ELSEWHERE": 409,  # another organization holds the person (SPEC §8)
+    # the special persons' cycle (SPEC §7)
+    "CARRY_OVER_FROZEN": 409,
+    "CARRY_OVER_CONFLICTS": 409,
+    "CARRY_OVER_NOT_SUBMITTED": 409,
+    "UNKNOWN_SOURCE": 404,
+    "SUBSIDY_NOT_FOUND": 404,
+    "SUBSIDY_NOT_PAYABLE": 409,
+    "BACKDATE_NOT_ALLOWED": 403,
 }
 """Domain codes with a status other than 422 (every other rule refusal is 422)."""
 
@@ -38,6 +48,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
         return error(STATUS_BY_CODE.get(exc.code, 422), exc.code, exc.message)
+
+    @app.exception_handler(ListFormatError)
+    async def _not_a_list(_: Request, exc: ListFormatError) -> JSONResponse:
+        return error(422, exc.code, exc.message)
+
+    @app.exception_handler(UploadRefused)
+    async def _upload(_: Request, exc: UploadRefused) -> JSONResponse:
+        return error(exc.status, exc.code, exc.message)
 
     @app.exception_handler(ConcurrencyConflict)
     async def _conflict(_: Request, exc: ConcurrencyConflict) -> JSONResponse:

@@ -50,17 +50,19 @@ async def register(
     body: PersonCreate,
     enrollment: EnrollmentDep,
     response: Response,
-    caller: Annotated[Caller, Depends(acting(Action.REGISTER))],
+    caller: Annotated[Caller, Depends(acting(Action.REGISTER, Action.REGISTER_LATE))],
 ) -> RegistrationPublic:
     """201 with the new registration; 200 with the existing one for the same certno and year.
 
     A town registers only in its organization (403); a person another organization holds for
-    the year or a later one is 409 ``REGISTERED_ELSEWHERE``.
+    the year or a later one is 409 ``REGISTERED_ELSEWHERE``. Outside the year's registration
+    window only the district role registers, and the registration is flagged ``out_of_window``.
+    A blank identity keeps the one the person holds.
     """
     result = await enrollment.register(Registration(**body.model_dump()), caller)
     if not result.created:
         response.status_code = status.HTTP_200_OK
-    return registration_public(result.person, result.created)
+    return registration_public(result.person, result.created, result.out_of_window)
 
 
 @router.get("", response_model=PersonPublic, responses=ERRORS, summary="Find a person by certno")

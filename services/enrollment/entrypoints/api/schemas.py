@@ -29,10 +29,14 @@ class PersonCreate(BaseModel):
         description="Insured category: preschool, student, university, resident."
     )
     identity: Identity = Field(
-        Identity.ORDINARY, description="Special-person class (004), or ordinary."
+        Identity.ORDINARY,
+        description="Special-person class (004). Ordinary (the default) keeps the identity the"
+        " person already holds: a registration never resets a special person.",
     )
     medical_assistance: bool = Field(
-        False, description="Medical-assistance beneficiary (医疗救助对象)."
+        False,
+        description="Medical-assistance beneficiary (医疗救助对象); false keeps the flag held"
+        " (the monthly civil-affairs list sets it).",
     )
     region: str = Field(
         description="6-digit administrative division code.", pattern=r"^\d{6}$", examples=["371502"]
@@ -152,6 +156,11 @@ class RegistrationPublic(PersonPublic):
     """The answer to a registration: the person, and whether this request created it."""
 
     created: bool = Field(description="False when the person was already registered that year.")
+    out_of_window: bool = Field(
+        False,
+        description="True when taken outside the year's registration window (district role);"
+        " the registration is flagged.",
+    )
 
 
 def _person_fields(state: PersonState) -> dict[str, Any]:
@@ -179,8 +188,10 @@ def _person_fields(state: PersonState) -> dict[str, Any]:
     }
 
 
-def registration_public(state: PersonState, created: bool) -> RegistrationPublic:
-    return RegistrationPublic(**_person_fields(state), created=created)
+def registration_public(
+    state: PersonState, created: bool, out_of_window: bool = False
+) -> RegistrationPublic:
+    return RegistrationPublic(**_person_fields(state), created=created, out_of_window=out_of_window)
 
 
 class EventPublic(BaseModel):
