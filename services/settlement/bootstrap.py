@@ -21,7 +21,7 @@ from services.settlement.adapters.hospitals import HospitalRegistry
 from services.settlement.adapters.ledger import Ledger
 from services.settlement.adapters.postgres_ledger import PostgresLedger
 from services.settlement.adapters.sql_ledger import SqliteLedger
-from services.settlement.engine import Policy, load_policy
+from services.settlement.engine import PolicyRegistry
 from services.settlement.entrypoints import consumer
 from services.settlement.service_layer.settlements import SettlementService
 from services.settlement.settings import Settings
@@ -38,7 +38,7 @@ class Settlement:
     ledger: Ledger
     coverage: CoverageStore
     hospitals: HospitalRegistry
-    policy: Policy
+    policies: PolicyRegistry  # the policy per region and year (SPEC §10)
     service: SettlementService
 
     async def consume(self, stop: asyncio.Event) -> None:
@@ -82,10 +82,11 @@ def bootstrap(
     the settlement-deadline rule, China's date by default (tests fix it).
     """
     settings = settings or Settings()
+    # Overlapping policy files raise PolicyError here, naming both: the service does not start.
+    policies = PolicyRegistry.load(settings.policy)
     engine = make_engine(settings.database_url, **engine_options)
     ledger = make_ledger(engine)
     coverage = CoverageStore(engine)
     hospitals = HospitalRegistry(engine)
-    policy = load_policy(settings.policy)
-    service = SettlementService(ledger, coverage, hospitals, policy, today=today)
-    return Settlement(settings, engine, ledger, coverage, hospitals, policy, service)
+    service = SettlementService(ledger, coverage, hospitals, policies, today=today)
+    return Settlement(settings, engine, ledger, coverage, hospitals, policies, service)

@@ -20,6 +20,7 @@ class Settings(BaseSettings):
         validation_alias="SETTLEMENT_DATABASE_URL",
     )
     kafka_bootstrap_servers: str | None = Field(None, validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    # The policy registry (SPEC §10): comma-separated shipped names, TOML files or directories.
     policy: str = Field("liaocheng-2024", validation_alias="SETTLEMENT_POLICY")
     events_topic: str = Field(
         TOPIC_ENROLLMENT_EVENTS,
@@ -30,6 +31,16 @@ class Settings(BaseSettings):
         None,
         validation_alias="STAFF_TOKEN_PUBLIC_KEY_FILE",
         description="Ed25519 PEM that verifies staff access tokens signed by enrollment.",
+    )
+    # The ops console (SPEC §10): where enrollment's console (and its login) is; ``{host}`` is
+    # the host the browser asked for, so one setting serves localhost and 127.0.0.1 alike.
+    console_enrollment_url: str = Field(
+        "http://{host}:8001/console", validation_alias="CONSOLE_ENROLLMENT_URL"
+    )
+    console_cookie_domain: str | None = Field(
+        None,
+        validation_alias="CONSOLE_COOKIE_DOMAIN",
+        description="Share the console session cookie across hosts of this domain.",
     )
 
 

@@ -54,6 +54,7 @@ class Stream:
         premium_due: str = "360.00",
         identity: Identity = Identity.ORDINARY,
         seq: int = 1,
+        region: str = "371502",
     ) -> Event:
         return self.next(
             Registered(
@@ -63,7 +64,7 @@ class Stream:
                 birth_date=date(2010, 5, 17),
                 category=Category.STUDENT,
                 identity=identity,
-                region="371502",
+                region=region,
                 organization="聊城市第一中学",
                 insurance_year=year,
                 premium_due=Decimal(premium_due),

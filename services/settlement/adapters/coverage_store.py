@@ -160,6 +160,7 @@ async def _track(conn: AsyncConnection, event: Event) -> None:
 async def _save(conn: AsyncConnection, state: CoverageState, *, is_new: bool) -> None:
     values = {
         "certno": state.certno,
+        "region": state.region,
         "last_version": state.version,
         "state": projection.to_json(state),
         "updated_at": datetime.now(UTC),

@@ -33,6 +33,10 @@ ENTRY_COLUMNS = (
     "response",
     "delta",
     "created_at",
+    "policy_name",
+    "policy_sha256",
+    "region",
+    "claim",
 )
 """The ledger row's columns an ``Entry`` fills (``entry_type`` aside), in one order for all."""
 
@@ -52,6 +56,12 @@ class Entry:
     response: str  # the exact body answered
     delta: Accumulator  # the signed change to the person's totals
     created_at: datetime
+    # A settlement's policy (name, SHA-256 of its file), the person's region and the claim as
+    # an adjudicate line (``domain.rerun``); None on reversals and on rows from before 0004.
+    policy_name: str | None = None
+    policy_sha256: str | None = None
+    region: str | None = None
+    claim: str | None = None
 
     def row(self) -> dict[str, Any]:
         """The ledger row's values by column name (``ENTRY_COLUMNS``), the delta as JSON."""

@@ -64,6 +64,10 @@ _ENTRY_TYPES = {
     "response": "text",
     "delta": "text",
     "created_at": "timestamptz",
+    "policy_name": "text",
+    "policy_sha256": "text",
+    "region": "text",
+    "claim": "text",
 }
 _PERSON = _Numbered("psn_no", "year")
 

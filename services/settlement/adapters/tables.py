@@ -79,6 +79,9 @@ coverage_persons = Table(
     Column("last_version", Integer, nullable=False),
     Column("state", Text, nullable=False),  # projection.CoverageState as JSON
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # The region of the latest registration (the state has it per year); NULL until a
+    # `registered` event is folded again (migration 0004 cannot know it).
+    Column("region", String(12)),
 )
 
 processed_events = Table(
@@ -178,6 +181,15 @@ ledger = Table(
     Column("response", Text, nullable=False),  # the exact body answered
     Column("delta", Text, nullable=False),  # accumulator change as JSON, signed
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # What a settlement was adjudicated under (SPEC §10): the policy's name and the SHA-256 of
+    # its file, and the person's registered region. NULL on reversals and on rows settled
+    # before migration 0004 (which did not record them).
+    Column("policy_name", String(64)),
+    Column("policy_sha256", String(64)),
+    Column("region", String(12)),
+    # A settlement's claim as `settlement adjudicate` takes a line — the body, the hospital's
+    # profile and the person's identity on the claim date — so that a what-if can run it again.
+    Column("claim", Text),
     CheckConstraint("entry_type IN ('settlement', 'reversal')", name="entry_type"),
     UniqueConstraint("hospital_id", "idempotency_key", name="uq_ledger_idempotency"),
     UniqueConstraint("setl_id", "entry_type", name="uq_ledger_entry"),

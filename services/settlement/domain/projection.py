@@ -32,6 +32,9 @@ class YearCover(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     registered: bool = False
+    # The administrative division the person is registered in for the year: it chooses the
+    # year's policy (SPEC §10). None in states folded before settlement kept it.
+    region: str | None = None
     premium_due: Money = ZERO
     payments: dict[str, Money] = {}
     refunds: dict[str, Money] = {}
@@ -76,6 +79,23 @@ class CoverageState(BaseModel):
     identities: tuple[IdentitySpell, ...] = ()
     death: Death | None = None
 
+    @property
+    def region(self) -> str | None:
+        """The region of the person's latest registration (None: not known)."""
+        latest = max(
+            (year for year, cover in self.years.items() if cover.region is not None),
+            default=None,
+        )
+        return None if latest is None else self.years[latest].region
+
+    def region_for(self, year: int) -> str | None:
+        """The region whose policy applies in ``year``: that year's registration's, else the
+        latest known (a claim of a year not registered is refused before any policy anyway)."""
+        cover = self.years.get(year)
+        if cover is not None and cover.region is not None:
+            return cover.region
+        return self.region
+
     def identity_on(self, on: date) -> IdentitySpell | None:
         """The spell in force on a date; before the first spell, the first one."""
         current = self.identities[0] if self.identities else None
@@ -103,7 +123,9 @@ def fold(state: CoverageState | None, event: Event) -> CoverageState:
     changes: dict[str, object] = {"version": event.stream_version}
     if isinstance(p, Registered):
         cover = state.years.get(p.insurance_year, YearCover())
-        cover = cover.model_copy(update={"registered": True, "premium_due": p.premium_due})
+        cover = cover.model_copy(
+            update={"registered": True, "region": p.region, "premium_due": p.premium_due}
+        )
         changes["certno"] = p.certno
         changes["years"] = _with_year(state, p.insurance_year, cover)
         changes["identities"] = _spells(

@@ -5,12 +5,13 @@ batch command both drive it.
 """
 
 from services.settlement.engine.accumulator import Accumulator
-from services.settlement.engine.adjudication import adjudicate
+from services.settlement.engine.adjudication import adjudicate, check_claim
 from services.settlement.engine.caps import caps_remaining
 from services.settlement.engine.claim import Claim, HospitalProfile, MedType, parse_claim
 from services.settlement.engine.coverage import Coverage
 from services.settlement.engine.errors import Rejected, RejectionCode
 from services.settlement.engine.policy import Policy, PolicyError, load_policy
+from services.settlement.engine.registry import PolicyRegistry
 from services.settlement.engine.result import (
     ASSISTANCE_FUND,
     BASIC_FUND,
@@ -32,10 +33,12 @@ __all__ = [
     "MedType",
     "Policy",
     "PolicyError",
+    "PolicyRegistry",
     "Rejected",
     "RejectionCode",
     "adjudicate",
     "caps_remaining",
+    "check_claim",
     "load_policy",
     "parse_claim",
 ]

@@ -56,7 +56,7 @@ def adjudicate(
     Checks run in the SPEC §5 order — amounts, dates, eligibility (skipped when ``coverage`` is
     None), the claim type's own conditions — and the first failure raises ``Rejected``.
     """
-    policy_scope = _checked(claim, coverage, settled_on)
+    policy_scope = check_claim(claim, coverage, settled_on)
     if coverage is None:
         coverage = _ANYONE
     total = claim.medfee_sumamt
@@ -101,8 +101,9 @@ def adjudicate(
     )
 
 
-def _checked(claim: Claim, coverage: Coverage | None, settled_on: date | None) -> Decimal:
-    """The first rules, in order: amounts, dates, eligibility. The policy-scope amount P."""
+def check_claim(claim: Claim, coverage: Coverage | None, settled_on: date | None) -> Decimal:
+    """The rules before any policy's own, in order: amounts, dates, eligibility (skipped when
+    ``coverage`` is None). Raises the first ``Rejected``; returns the policy-scope amount P."""
     policy_scope = check_amounts(
         claim.medfee_sumamt, claim.fulamt_ownpay_amt, claim.overlmt_selfpay, claim.preselfpay_amt
     )

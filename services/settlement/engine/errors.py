@@ -14,6 +14,7 @@ class RejectionCode(StrEnum):
     INVALID_REQUEST = "INVALID_REQUEST"  # a field missing or of the wrong shape
     INVALID_AMOUNTS = "INVALID_AMOUNTS"
     INVALID_DATES = "INVALID_DATES"
+    NO_POLICY = "NO_POLICY"  # no policy file covers the person's region and the claim's year
     UNKNOWN_PERSON = "UNKNOWN_PERSON"
     NOT_ENROLLED = "NOT_ENROLLED"
     PREMIUM_UNPAID = "PREMIUM_UNPAID"

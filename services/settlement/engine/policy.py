@@ -8,6 +8,8 @@ file that breaks a rule (bands out of order, a ratio above 1, a level missing) f
 File format (amounts and ratios as TOML numbers, read exactly as ``Decimal``)::
 
     name = "liaocheng-2024"
+    [meta]                       region_prefixes = ["3715"], years = [2024, 2025]  (SPEC §10;
+                                 optional: a file without it covers every region and year)
     [basic]                      annual_cap — shared by inpatient and chronic outpatient
     [inpatient]                  stay_deductible_factors = [1, 0.5, 0]  (last one repeats)
     [inpatient.levels.N]         deductible, ratio; optional [inpatient.levels.N.public]
@@ -24,12 +26,21 @@ File format (amounts and ratios as TOML numbers, read exactly as ``Decimal``)::
 from __future__ import annotations
 
 import functools
+import hashlib
 import tomllib
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 from services.settlement.engine.catastrophic import Schedule
 from services.settlement.engine.claim import MedType
@@ -68,6 +79,34 @@ class InpatientLevel(LevelTerms):
     """A level's terms, with the better terms of its public designated hospitals if any."""
 
     public: LevelTerms | None = None
+
+
+RegionPrefix = Annotated[str, Field(pattern=r"^[0-9]{1,6}$")]
+InsuranceYear = Annotated[int, Field(ge=1990, le=2100)]
+
+
+class Meta(_Part):
+    """Where and when a policy is in force: the administrative-division code prefixes of the
+    persons' registered regions, and the insurance years (SPEC §10)."""
+
+    region_prefixes: list[RegionPrefix] = Field(min_length=1)
+    years: list[InsuranceYear] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Meta:
+        named: tuple[tuple[str, list[str]], ...] = (
+            ("region_prefixes", self.region_prefixes),
+            ("years", [str(year) for year in self.years]),
+        )
+        for field, values in named:
+            repeated = sorted({v for v in values if values.count(v) > 1})
+            if repeated:
+                raise ValueError(f"{field}: {repeated[0]} is listed twice")
+        return self
+
+    def covers(self, region: str, year: int) -> bool:
+        """Whether a person registered in ``region`` is under this policy in ``year``."""
+        return year in self.years and region.startswith(tuple(self.region_prefixes))
 
 
 class BasicFund(_Part):
@@ -240,6 +279,7 @@ class Policy(BaseModel):
 
     name: str = Field(min_length=1)
     description: str = ""
+    meta: Meta | None = None
     basic: BasicFund
     inpatient: Inpatient
     chronic_outpatient: ChronicOutpatient
@@ -247,6 +287,30 @@ class Policy(BaseModel):
     accident_outpatient: AccidentOutpatient
     catastrophic: Catastrophic
     assistance: Assistance | None = None
+
+    # Where it was read from and the SHA-256 of the file's bytes: each settlement records the
+    # name and this hash, so anyone can check which figures settled it (`sha256sum FILE`).
+    _source: str = PrivateAttr("<policy>")
+    _sha256: str = PrivateAttr("")
+
+    @property
+    def source(self) -> str:
+        """The file the policy was read from (for messages)."""
+        return self._source
+
+    @property
+    def sha256(self) -> str:
+        """The SHA-256 (hex) of the policy file's text, or of the model for a built one."""
+        if not self._sha256:
+            self._sha256 = hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+        return self._sha256
+
+    def covers(self, region: str | None, year: int) -> bool:
+        """Whether this policy is in force for the region and year (a file without ``[meta]``
+        covers everything; an unknown region is covered only by such a file)."""
+        if self.meta is None:
+            return True
+        return region is not None and self.meta.covers(region, year)
 
     @classmethod
     def from_toml(cls, text: str, source: str = "<policy>") -> Policy:
@@ -256,19 +320,27 @@ class Policy(BaseModel):
         except tomllib.TOMLDecodeError as exc:
             raise PolicyError(f"{source}: not valid TOML: {exc}") from None
         try:
-            return cls.model_validate(data)
+            policy = cls.model_validate(data)
         except ValidationError as exc:
             problems = []
             for error in exc.errors(include_url=False):
                 field = ".".join(str(part) for part in error["loc"]) or "policy"
                 problems.append(f"{field}: {str(error['msg']).removeprefix('Value error, ')}")
             raise PolicyError(f"{source}: " + "; ".join(problems)) from None
+        policy._source = source
+        policy._sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return policy
 
     @classmethod
     def from_file(cls, path: str | Path) -> Policy:
         """Load a policy from a TOML file."""
         path = Path(path)
-        return cls.from_toml(path.read_text(encoding="utf-8"), source=str(path))
+        # Bytes decoded as they are (no newline translation): the hash is `sha256sum FILE`'s.
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PolicyError(f"{path}: not UTF-8 text: {exc}") from None
+        return cls.from_toml(text, source=str(path))
 
 
 @functools.cache

@@ -15,22 +15,24 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from services.settlement import metrics
 from services.settlement.adapters.coverage_store import CoverageStore
 from services.settlement.adapters.hospitals import Hospital, HospitalRegistry
 from services.settlement.adapters.ledger import AlreadyPosted, Entry, Ledger, now
 from services.settlement.domain import projection
+from services.settlement.domain.rerun import claim_line
 from services.settlement.engine import (
     Accumulator,
     Adjudication,
     Claim,
     HospitalProfile,
     Policy,
+    PolicyRegistry,
     Rejected,
     adjudicate,
-    caps_remaining,
+    check_claim,
     parse_claim,
 )
 from services.settlement.engine.receipt import Language
@@ -48,13 +50,22 @@ from services.settlement.service_layer.answers import (
     med_type_label,
     replay,
     request_hash,
-    yuan,
 )
+from services.settlement.service_layer.coverage import coverage_answer
 from shared.china_time import china_today
 
 # How long a process trusts what it learnt of a key: a rotated or disabled key stops working
 # within this time in every serving process.
 KEY_CACHE_SECONDS = 1.0
+
+
+class Decision(NamedTuple):
+    """A claim adjudicated, with what the ledger records beside it (SPEC §10)."""
+
+    result: Adjudication
+    policy: Policy
+    region: str | None
+    claim_line: str  # the claim as `settlement adjudicate` takes it (``domain.rerun``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +96,16 @@ class SettlementService:
         ledger: Ledger,
         coverage: CoverageStore,
         hospitals: HospitalRegistry,
-        policy: Policy,
+        policies: PolicyRegistry | Policy,
         today: Callable[[], date] = china_today,
     ) -> None:
         self.ledger = ledger
         self.coverage_store = coverage
         self.hospitals = hospitals
-        self.policy = policy
+        # The registry (SPEC §10); a single policy stands for a registry of one.
+        if isinstance(policies, Policy):
+            policies = PolicyRegistry([policies])
+        self.policies = policies
         self.today = today
         # key -> (hospital or None, until): spares a query per call; see KEY_CACHE_SECONDS.
         self._keys: dict[str, tuple[Hospital | None, float]] = {}
@@ -129,28 +143,7 @@ class SettlementService:
         if state is None:
             raise NotFound("UNKNOWN_PERSON", "no such insured person")
         acc = await self.ledger.totals(state.psn_no, on.year)
-        cover = projection.coverage_on(state, on)
-        answer: dict[str, Any] = {"psn_no": state.psn_no, "date": on.isoformat()}
-        try:
-            cover.check(on.year, on, self.today())
-            answer["eligible"] = True
-        except Rejected as refusal:  # the first rule that fails
-            answer.update(eligible=False, code=refusal.code, message=refusal.message)
-        answer.update(
-            insurance_year=on.year,
-            identity=str(cover.identity),
-            medical_assistance=cover.medical_assistance,
-            registered=cover.registered,
-            premium_due=f"{cover.premium_due:.2f}",
-            premium_paid=f"{cover.premium_paid:.2f}",
-            date_of_death=cover.date_of_death.isoformat() if cover.date_of_death else None,
-            settlement_deadline=(
-                cover.settlement_deadline.isoformat() if cover.settlement_deadline else None
-            ),
-            accumulators=acc.to_dict(),
-            caps_remaining=yuan(caps_remaining(self.policy, acc)),
-        )
-        return answer
+        return coverage_answer(state, acc, on, self.today(), self.policies)
 
     # --- preview (2303) and settle (2304) ---------------------------------------------------
 
@@ -159,7 +152,7 @@ class SettlementService:
         receipt lines are in ``language``."""
         claim = parse_claim(claim_object(body))
         before, raw_state = await self.ledger.read_for_claim(claim.psn_no, claim.insurance_year)
-        result = self._adjudicate(claim, hospital, raw_state, before)
+        result = self._adjudicate(claim, hospital, raw_state, before).result
         metrics.SETTLEMENTS.labels(str(claim.med_type), "previewed").inc()
         return Answer(200, dumps(result.to_wire(None, language)))
 
@@ -220,7 +213,8 @@ class SettlementService:
         raw_state: str | None,
     ) -> Settled:
         """The pure step of a settlement: adjudicate on the totals the ledger read."""
-        result = self._adjudicate(claim, hospital, raw_state, before)
+        decision = self._adjudicate(claim, hospital, raw_state, before)
+        result = decision.result
         after = result.accumulator_after
         setl_id = "S" + uuid.uuid4().hex
         body = dumps(result.to_wire(setl_id, language))
@@ -236,6 +230,10 @@ class SettlementService:
             response=body.decode(),
             delta=after.delta_from(before),
             created_at=now(),
+            policy_name=decision.policy.name,
+            policy_sha256=decision.policy.sha256,
+            region=decision.region,
+            claim=decision.claim_line,
         )
         return Settled(entry, after, result, body)
 
@@ -253,18 +251,22 @@ class SettlementService:
 
     def _adjudicate(
         self, claim: Claim, hospital: Hospital, raw_state: str | None, acc: Accumulator
-    ) -> Adjudication:
+    ) -> Decision:
+        """Adjudicate under the policy of the person's region and the claim's year (SPEC §10)."""
         state = projection.from_json(raw_state) if raw_state else None
-        return adjudicate(
-            self.policy,
-            claim,
-            HospitalProfile(
-                level=hospital.level, public=hospital.public, primary_care=hospital.primary_care
-            ),
-            acc,
-            coverage=projection.coverage_on(state, claim.begntime.date()),
-            settled_on=self.today(),
+        coverage = projection.coverage_on(state, claim.begntime.date())
+        year = claim.insurance_year
+        region = state.region_for(year) if state is not None else None
+        today = self.today()
+        policy = self.policies.find(region, year)
+        if policy is None:
+            check_claim(claim, coverage, today)  # an ineligible person hears that first
+            policy = self.policies.resolve(region, year)  # NO_POLICY
+        profile = HospitalProfile(
+            level=hospital.level, public=hospital.public, primary_care=hospital.primary_care
         )
+        result = adjudicate(policy, claim, profile, acc, coverage=coverage, settled_on=today)
+        return Decision(result, policy, region, claim_line(claim, profile, coverage))
 
     # --- reverse (2305) and read back (5203) --------------------------------------------------
 
@@ -329,6 +331,9 @@ class SettlementService:
         document["settled_at"] = entry.created_at.isoformat()
         if reversal:
             document["reversed_at"] = reversal.created_at.isoformat()
+        # SPEC §10: what it was adjudicated under (null on rows settled before migration 0004).
+        document["policy"] = entry.policy_name
+        document["policy_sha256"] = entry.policy_sha256
         return document
 
     async def _own(self, hospital: Hospital, setl_id: str) -> Entry:
