@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str | None = Field(None, validation_alias="KAFKA_BOOTSTRAP_SERVERS")
     # The policy registry (SPEC §10): comma-separated shipped names, TOML files or directories.
     policy: str = Field("liaocheng-2024", validation_alias="SETTLEMENT_POLICY")
+    region: str = Field(
+        "liaocheng",
+        validation_alias="SETTLEMENT_REGION",
+        description="The NHSA gateway's codes: policies/regions/NAME.toml, or a file's path.",
+    )
     events_topic: str = Field(
         TOPIC_ENROLLMENT_EVENTS,
         validation_alias="SETTLEMENT_EVENTS_TOPIC",

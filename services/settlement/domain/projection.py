@@ -74,6 +74,9 @@ class CoverageState(BaseModel):
 
     psn_no: str
     certno: str | None = None
+    # Of the latest registration: the NHSA gateway's person query (1101) answers with them.
+    name: str | None = None
+    category: str | None = None
     version: int = 0
     years: dict[int, YearCover] = {}
     identities: tuple[IdentitySpell, ...] = ()
@@ -127,6 +130,8 @@ def fold(state: CoverageState | None, event: Event) -> CoverageState:
             update={"registered": True, "region": p.region, "premium_due": p.premium_due}
         )
         changes["certno"] = p.certno
+        changes["name"] = p.name
+        changes["category"] = str(p.category)
         changes["years"] = _with_year(state, p.insurance_year, cover)
         changes["identities"] = _spells(
             state,
