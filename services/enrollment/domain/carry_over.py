@@ -32,8 +32,8 @@ from services.enrollment.domain.errors import DomainError
 from services.enrollment.domain.list_fields import RowCheck
 from services.enrollment.domain.list_files import ListSchema, RowError, read_rows
 from services.enrollment.domain.person import Registration, RulesFor, premium_changes, register
-from services.enrollment.domain.state import PersonState, then
-from shared.events import CarriedOver, Category, EventPayload, Identity, IdentityChanged
+from services.enrollment.domain.state import PersonState, apply, then
+from shared.events import CarriedOver, Category, Event, EventPayload, Identity, IdentityChanged
 
 COLUMNS = ("certno", "name", "identity", "medical_assistance", "region", "organization", "category")
 REQUIRED = ("certno", "name", "identity", "region", "organization")
@@ -230,6 +230,8 @@ def freeze_person(
     payloads: list[EventPayload] = []
     if state is None or year not in state.years:
         category = row.category or _latest_category(state) or Category.RESIDENT
+        # registered with what they hold now (a new person: ordinary); the list's identity
+        # takes effect on 1 January (below), not on the day of the freeze
         request = Registration(
             certno=row.certno,
             name=row.name,
@@ -237,13 +239,9 @@ def freeze_person(
             region=row.region,
             organization=row.organization,
             insurance_year=year,
-            # a new person starts with the list's identity; a known one keeps theirs until
-            # 1 January, when the list's takes effect (below)
-            identity=row.identity if state is None else Identity.ORDINARY,
-            medical_assistance=person.medical_assistance if state is None else False,
         )
         payloads += register(state, request, rules_for, today)
-    after = then(state, payloads, _noon(today)) if state is not None else None
+    after = _after(state, payloads, _noon(today))
     payloads += _from_january(after, person, year, rules_for)
     payloads.append(
         CarriedOver(
@@ -256,11 +254,17 @@ def freeze_person(
     return payloads
 
 
+def _after(state: PersonState | None, payloads: list[EventPayload], at: datetime) -> PersonState:
+    """The person after ``payloads`` (a new person's first one is their registration)."""
+    if state is None:
+        first = Event.new(payloads[0], psn_no="new", stream_version=1, occurred_at=at, actor="-")
+        return then(apply(None, first), payloads[1:], at)
+    return then(state, payloads, at)
+
+
 def _from_january(
-    state: PersonState | None, person: MergedPerson, year: int, rules_for: RulesFor
+    state: PersonState, person: MergedPerson, year: int, rules_for: RulesFor
 ) -> list[EventPayload]:
-    if state is None:  # a new person: registered with the list's identity already
-        return []
     first = date(year, 1, 1)
     held = state.identity_on(first)
     wanted = (person.row.identity, person.medical_assistance)

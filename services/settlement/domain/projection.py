@@ -133,15 +133,24 @@ def fold(state: CoverageState | None, event: Event) -> CoverageState:
         changes["name"] = p.name
         changes["category"] = str(p.category)
         changes["years"] = _with_year(state, p.insurance_year, cover)
-        changes["identities"] = _spells(
-            state,
-            IdentitySpell(
-                effective_from=event.occurred_at.date(),
-                stream_version=event.stream_version,
-                identity=str(p.identity),
-                medical_assistance=p.medical_assistance,
-            ),
-        )
+        # A registration that keeps the identity in force adds no spell: a spell dated the day
+        # of a later year's registration would override a change recorded after it but
+        # effective earlier that month (a registration never resets an identity, SPEC §7).
+        day = event.occurred_at.date()
+        held = state.identity_on(day) if state.identities else None
+        if held is None or (held.identity, held.medical_assistance) != (
+            str(p.identity),
+            p.medical_assistance,
+        ):
+            changes["identities"] = _spells(
+                state,
+                IdentitySpell(
+                    effective_from=day,
+                    stream_version=event.stream_version,
+                    identity=str(p.identity),
+                    medical_assistance=p.medical_assistance,
+                ),
+            )
     elif isinstance(p, IdentityChanged):
         changes["identities"] = _spells(
             state,
