@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from services.settlement.bootstrap import bootstrap
-from services.settlement.entrypoints import nhsa
+from services.settlement.entrypoints import fhir, nhsa
 from services.settlement.entrypoints.api import errors, openapi, routes, staff_auth
 from services.settlement.entrypoints.api.fast import SettleFastPath
 from services.settlement.settings import Settings
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, *, run_consumer: bool = False) 
     app.include_router(routes.coverage, prefix="/api/v1")
     app.include_router(routes.settlements, prefix="/api/v1")
     nhsa.install(app)  # POST /api/nhsa/v1, the national platform's envelope (SPEC §9)
+    fhir.install(app)  # FHIR R4 at /fhir/R4 (SPEC §9)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
