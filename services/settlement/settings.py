@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str | None = Field(None, validation_alias="KAFKA_BOOTSTRAP_SERVERS")
     # The policy registry (SPEC §10): comma-separated shipped names, TOML files or directories.
     policy: str = Field("liaocheng-2024", validation_alias="SETTLEMENT_POLICY")
+    policy_drafts: Path = Field(
+        Path("var/policy-drafts"),
+        validation_alias="SETTLEMENT_POLICY_DRAFTS",
+        description="Draft policy files (NAME.toml) staff may name in GET /api/v1/ops/what-if.",
+    )
     region: str = Field(
         "liaocheng",
         validation_alias="SETTLEMENT_REGION",

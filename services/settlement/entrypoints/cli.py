@@ -20,6 +20,7 @@ from services.settlement.entrypoints.commands import (  # noqa: E402
     serve,
     verify,
 )
+from services.settlement.entrypoints.what_if import what_if_command  # noqa: E402
 
 cli.add_command(adjudicate_command)
 cli.add_command(consume)
@@ -28,6 +29,7 @@ cli.add_command(migrate)
 cli.add_command(rebuild)
 cli.add_command(serve)
 cli.add_command(verify)
+cli.add_command(what_if_command)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from services.settlement.bootstrap import bootstrap
 from services.settlement.entrypoints import fhir, nhsa
 from services.settlement.entrypoints.api import errors, openapi, routes, staff_auth
 from services.settlement.entrypoints.api.fast import SettleFastPath
+from services.settlement.entrypoints.api.ops_whatif import router as what_if_router
 from services.settlement.settings import Settings
 from shared.db import is_sqlite
 
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, run_consumer: bool = False) 
     app.include_router(routes.coverage, prefix="/api/v1")
     app.include_router(routes.settlements, prefix="/api/v1")
     nhsa.install(app)  # POST /api/nhsa/v1, the national platform's envelope (SPEC §9)
+    app.include_router(what_if_router, prefix="/api/v1")  # staff: what-if reports (SPEC §10)
     fhir.install(app)  # FHIR R4 at /fhir/R4 (SPEC §9)
 
     @app.get("/healthz", include_in_schema=False)

@@ -1,0 +1,161 @@
+"""What-if (SPEC §10): re-adjudicate a year's settled claims under the policy in force and a
+draft, side by side — for ``settlement what-if`` and ``GET /api/v1/ops/what-if``.
+
+The year is cut into ranges of persons (``ledger_claims.person_bounds``); each range is read and
+run by one worker (``run_share``: its own database connection, in a process of its own when the
+year is large enough to pay for one), and the workers' tallies are merged. One core runs about
+25,000 claims a second through both policies; a million claims take two processes half a
+minute (``bench/what_if.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import re
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from services.settlement.adapters import ledger_claims
+from services.settlement.domain.what_if import Run
+from services.settlement.domain.what_if_report import Selection, report
+from services.settlement.engine import Policy, PolicyError, PolicyRegistry, load_policy
+from shared.db import make_engine
+from shared.errors import CodedError
+
+PARALLEL_FROM = 50_000  # claims: below this one worker (a process costs about a second)
+MAX_WORKERS = 8
+_PREFIX = re.compile(r"^[0-9]{1,6}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class WhatIfRefused(CodedError):
+    """A what-if that cannot run as asked (422): a draft that is no policy, an unknown draft, a
+    bad region, a year with no claims."""
+
+
+def load_draft(
+    draft: str,
+    policies: PolicyRegistry,
+    *,
+    drafts_dir: Path | None = None,
+    allow_paths: bool = False,
+) -> Policy:
+    """The draft: a registered or shipped policy's name, a TOML file in ``drafts_dir`` by name,
+    or (``allow_paths``: the command line only) a TOML file's path. A draft file is read afresh
+    each time: it is being edited."""
+    try:
+        if allow_paths and (draft.endswith(".toml") or Path(draft).is_file()):
+            return Policy.from_file(draft)
+        if not _NAME.match(draft):
+            raise WhatIfRefused(
+                "POLICY_NOT_FOUND", f"policy {draft!r}: give a policy's name (letters, digits, -_.)"
+            )
+        registered = policies.by_name(draft)
+        if registered is not None:
+            return registered
+        if drafts_dir is not None and (drafts_dir / f"{draft}.toml").is_file():
+            return Policy.from_file(drafts_dir / f"{draft}.toml")
+        return load_policy(draft)
+    except PolicyError as exc:
+        code = "POLICY_NOT_FOUND" if str(exc).startswith("no such policy") else "INVALID_POLICY"
+        raise WhatIfRefused(code, str(exc)) from None
+    except OSError as exc:
+        raise WhatIfRefused("POLICY_NOT_FOUND", f"policy {draft!r}: {exc}") from None
+
+
+def regions_of(region: str | None, draft: Policy) -> tuple[str, ...]:
+    """The region prefixes to run: the one asked for, else the draft's own, else every region."""
+    if region:
+        if not _PREFIX.match(region):
+            raise WhatIfRefused(
+                "INVALID_REQUEST", f"region {region!r}: a prefix of a region code (1–6 digits)"
+            )
+        return (region,)
+    return tuple(draft.meta.region_prefixes) if draft.meta is not None else ()
+
+
+async def what_if(
+    database_url: str,
+    policies: PolicyRegistry,
+    draft: Policy,
+    year: int,
+    regions: Sequence[str] = (),
+    workers: int | None = None,
+) -> dict[str, Any]:
+    """The report of ``year`` (the claims of ``regions``, or all) under the policy in force and
+    ``draft``; ``WhatIfRefused`` ``NO_CLAIMS`` when there is nothing to run."""
+    regions = tuple(regions)
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            claims = await ledger_claims.count(conn, year, regions)
+            if not claims:
+                where = f" in region {', '.join(regions)}" if regions else ""
+                raise WhatIfRefused(
+                    "NO_CLAIMS", f"no settled, unreversed claim of {year}{where}: nothing to run"
+                )
+            parts = _parts(claims, workers)
+            bounds = await ledger_claims.person_bounds(conn, year, regions, claims, parts)
+    finally:
+        await engine.dispose()
+    shares = [(database_url, year, regions, lo, hi, policies, draft) for lo, hi in bounds]
+    if len(shares) == 1:
+        run = await asyncio.to_thread(run_share, *shares[0])
+    else:
+        run = await _in_processes(shares)
+    return report(run, Selection(year, regions, policies.policies, draft))
+
+
+def _parts(claims: int, workers: int | None) -> int:
+    if workers is None:
+        workers = min(os.cpu_count() or 1, MAX_WORKERS)
+    return max(1, workers if claims >= PARALLEL_FROM else 1)
+
+
+async def _in_processes(shares: list[tuple[Any, ...]]) -> Run:
+    loop = asyncio.get_running_loop()
+    # spawn, not fork: the caller may be a server with threads and open connections.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=len(shares), mp_context=context) as pool:
+        runs = await asyncio.gather(*(loop.run_in_executor(pool, run_share, *s) for s in shares))
+    merged = runs[0]
+    for other in runs[1:]:
+        merged.merge(other)
+    return merged
+
+
+def run_share(
+    database_url: str,
+    year: int,
+    regions: tuple[str, ...],
+    lo: str | None,
+    hi: str | None,
+    policies: PolicyRegistry,
+    draft: Policy,
+) -> Run:
+    """One worker: the persons in [lo, hi) read and run on a connection of its own."""
+    return asyncio.run(_share(database_url, year, regions, lo, hi, policies, draft))
+
+
+async def _share(
+    database_url: str,
+    year: int,
+    regions: tuple[str, ...],
+    lo: str | None,
+    hi: str | None,
+    policies: PolicyRegistry,
+    draft: Policy,
+) -> Run:
+    run = Run(year, policies.find, draft)
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            async for rows in ledger_claims.stream(conn, year, regions, lo, hi):
+                run.feed(rows)
+    finally:
+        await engine.dispose()
+    return run.close()
