@@ -135,15 +135,16 @@ def running_stack(tmp_dir: Any) -> Iterator[Stack]:
     port = free_port()
     env = {**os.environ, "SETTLEMENT_DATABASE_URL": url}
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    log = tmp_dir / f"serve-{port}.log"
     server = subprocess.Popen(
         [*CLI, "serve", "--port", str(port), "--no-consumer"],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log.open("wb"),
     )
     stack = Stack(f"http://127.0.0.1:{port}", keys, persons, special, url)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
                 if httpx.get(f"{stack.url}/healthz", timeout=1).status_code == 200:
@@ -151,7 +152,8 @@ def running_stack(tmp_dir: Any) -> Iterator[Stack]:
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("settlement serve did not start")
+                tail = log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"settlement serve did not start:\n{tail}")
             time.sleep(0.2)
         yield stack
     finally:

@@ -181,3 +181,30 @@ def test_bad_envelopes_and_inputs_are_refused_in_the_envelope(stack):
     # Nothing was written by any of them.
     cum = ok(stack.nhsa("5206", {"data": {"psn_no": psn, "cum_ym": "202403"}}))["cuminfo"]
     assert all(row["cum"] == "0.00" for row in cum)
+
+
+def test_the_his_api_answers_in_chinese_when_asked(stack):
+    psn = stack.person()
+    body = {
+        "psn_no": psn, "mdtrt_id": "ZY-lang", "med_type": "inpatient",
+        "begntime": "2024-03-01T08:00:00", "endtime": "2024-03-10T10:00:00",
+        "medfee_sumamt": "20000.00", "fulamt_ownpay_amt": "1000.00", "overlmt_selfpay": "0.00",
+        "preselfpay_amt": "500.00", "dise_codg": None,
+    }  # fmt: skip
+    with stack.http(**{"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}) as his:
+        preview = his.post("/api/v1/settlements/preview", json=body).json()
+        settled = his.post("/api/v1/settlements", json=body, headers={"Idempotency-Key": "zh-1"})
+    assert (
+        preview["setl_proc_info"][-1]
+        == "基金合计支付 10560.00 元；个人支付 20000.00 − 10560.00 = 9440.00 元"
+    )
+    assert settled.status_code == 201 and settled.json()["setl_proc_info"][0].startswith("政策范围")
+    with stack.http(**{"Accept-Language": "en-GB, zh;q=0.5"}) as his:
+        english = his.post("/api/v1/settlements/preview", json=body).json()
+    with stack.http() as his:
+        default = his.post("/api/v1/settlements/preview", json=body).json()
+    assert english == default
+    # The second stay now (deductible halved), in English as before.
+    assert default["setl_proc_info"][-1] == (
+        "Funds pay 13596.00 in all; the patient pays 20000.00 − 13596.00 = 6404.00"
+    )

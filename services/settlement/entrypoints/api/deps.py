@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 
 from services.settlement.adapters.hospitals import Hospital
+from services.settlement.entrypoints.api.language import language_of
 from services.settlement.errors import InvalidRequest
 from services.settlement.service_layer.answers import Answer
 from services.settlement.service_layer.settlements import SettlementService
@@ -62,8 +63,11 @@ async def settle(
     authorization: str | None,
     idempotency_key: str | None,
     read_body: Callable[[], Awaitable[bytes]],
+    accept_language: str | None = None,
 ) -> Answer:
     """POST /api/v1/settlements, whichever way it arrived: the hospital from its key, then the
-    body (not read for an unknown key), then the service's settle."""
+    body (not read for an unknown key), then the service's settle (its receipt in Chinese for
+    ``Accept-Language: zh``)."""
     hospital = await current_hospital(service, authorization)
-    return await service.settle(hospital, parse_json(await read_body()), idempotency_key)
+    body = parse_json(await read_body())
+    return await service.settle(hospital, body, idempotency_key, language_of(accept_language))

@@ -31,19 +31,21 @@ class SettleFastPath:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        authorization = key = None
+        authorization = key = language = None
         for name, value in scope["headers"]:
             if name == b"authorization" and authorization is None:
                 authorization = value.decode("latin-1")
             elif name == b"idempotency-key" and key is None:
                 key = value.decode("latin-1")
+            elif name == b"accept-language" and language is None:
+                language = value.decode("latin-1")
 
         async def read_body() -> bytes:
             return await _body(receive)
 
         try:
             service = scope["app"].state.service
-            answer = await deps.settle(service, authorization, key, read_body)
+            answer = await deps.settle(service, authorization, key, read_body, language)
         except Exception as exc:
             await error_response(exc)(scope, receive, send)
             return

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from services.settlement.entrypoints.api import deps
 from services.settlement.entrypoints.api.deps import CurrentHospital, JsonBody, Service, get_service
+from services.settlement.entrypoints.api.language import language_of
 from services.settlement.entrypoints.api.schemas import (
     CoveragePublic,
     ReversalPublic,
@@ -75,9 +76,14 @@ async def coverage_by_certno(
 @settlements.post(
     "/preview", responses=answers(SettlementPublic), openapi_extra={"requestBody": CLAIM}
 )
-async def preview(body: JsonBody, service: Service, hospital: CurrentHospital) -> Response:
-    """The full result; nothing stored (2303)."""
-    return _response(await service.preview(hospital, body))
+async def preview(
+    body: JsonBody,
+    service: Service,
+    hospital: CurrentHospital,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The full result; nothing stored (2303). ``Accept-Language: zh``: the receipt in Chinese."""
+    return _response(await service.preview(hospital, body, language_of(accept_language)))
 
 
 @settlements.post(
@@ -123,6 +129,7 @@ async def settle(request: Request) -> Response:
         request.headers.get("authorization"),
         request.headers.get("idempotency-key"),
         request.body,
+        request.headers.get("accept-language"),
     )
     return _response(answer)
 
