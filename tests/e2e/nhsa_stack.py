@@ -27,7 +27,7 @@ from services.settlement.engine.region import load_region
 from shared.db import make_engine
 from shared.events import Identity
 from shared.tansu import free_port
-from tests.support.sample_events import Stream
+from tests.support.sample_events import Stream, certno
 
 CLI = [sys.executable, "-c", "from services.settlement.entrypoints.cli import main; main()"]
 REGION = load_region("liaocheng")
@@ -43,6 +43,7 @@ class Stack:
     persons: list[str]
     special: dict[str, str]  # what a person is → psn_no (destitute, unpaid)
     database_url: str
+    certnos: dict[str, str] = field(default_factory=dict)  # psn_no → resident ID
     _msgids: Iterator[int] = field(default_factory=itertools.count)
 
     def person(self) -> str:
@@ -89,11 +90,12 @@ class Stack:
         return answer
 
 
-async def _seed(url: str) -> tuple[dict[str, str], list[str], dict[str, str]]:
+async def _seed(url: str) -> tuple[dict[str, str], list[str], dict[str, str], dict[str, str]]:
     engine = make_engine(url)
     keys: dict[str, str] = {}
     persons: list[str] = []
     special: dict[str, str] = {}
+    certnos: dict[str, str] = {}
     try:
         async with engine.begin() as conn:
             for code, level, public, primary in (
@@ -109,6 +111,7 @@ async def _seed(url: str) -> tuple[dict[str, str], list[str], dict[str, str]]:
             s = Stream()
             events += [s.registered(seq=seq), s.paid()]
             persons.append(s.psn_no)
+            certnos[s.psn_no] = certno(seq)
         destitute = Stream()
         events += [
             destitute.registered(seq=900, premium_due="0.00"),
@@ -124,14 +127,14 @@ async def _seed(url: str) -> tuple[dict[str, str], list[str], dict[str, str]]:
                 await coverage_store.apply(conn, event)
     finally:
         await engine.dispose()
-    return keys, persons, special
+    return keys, persons, special, certnos
 
 
 def running_stack(tmp_dir: Any) -> Iterator[Stack]:
     """Migrate and seed a SQLite database, serve it, yield the stack, stop the server."""
     url = f"sqlite:///{tmp_dir / f'settlement-{uuid.uuid4().hex[:6]}.db'}"
     migrations.upgrade(url)
-    keys, persons, special = asyncio.run(_seed(url))
+    keys, persons, special, certnos = asyncio.run(_seed(url))
     port = free_port()
     env = {**os.environ, "SETTLEMENT_DATABASE_URL": url}
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
@@ -142,7 +145,7 @@ def running_stack(tmp_dir: Any) -> Iterator[Stack]:
         stdout=subprocess.DEVNULL,
         stderr=log.open("wb"),
     )
-    stack = Stack(f"http://127.0.0.1:{port}", keys, persons, special, url)
+    stack = Stack(f"http://127.0.0.1:{port}", keys, persons, special, url, certnos)
     try:
         deadline = time.monotonic() + 60
         while True:
