@@ -114,6 +114,33 @@ def verify(key: Ed25519PublicKey, token: str, *, now: datetime | None = None) ->
     return _claims(payload, now)
 
 
+class Verifier:
+    """``verify`` with a memory: a token already verified is answered from it until it expires.
+
+    A signed token cannot change, so its verification is worth doing once: the claims are kept
+    (at most ``size`` tokens) and expiry is still checked on every call. Any other string — one
+    altered character — is a different key and goes through ``verify``.
+    """
+
+    def __init__(self, key: Ed25519PublicKey, size: int = 4096) -> None:
+        self.key = key
+        self.size = size
+        self._verified: dict[str, StaffClaims] = {}
+
+    def verify(self, token: str, *, now: datetime | None = None) -> StaffClaims:
+        now = now or datetime.now(UTC)
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = verify(self.key, token, now=now)
+            if len(self._verified) >= self.size:  # full: start again rather than track age
+                self._verified.clear()
+            self._verified[token] = claims
+        elif claims.expires_at <= now - CLOCK_SKEW:
+            del self._verified[token]
+            raise Unauthenticated("the access token has expired; log in again")
+        return claims
+
+
 def _claims(payload: dict[str, Any], now: datetime) -> StaffClaims:
     # Expiry is checked here rather than by PyJWT so the clock is the caller's (tests pin it).
     issued, expires = _instant(payload.get("iat")), _instant(payload.get("exp"))

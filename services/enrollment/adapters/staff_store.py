@@ -141,7 +141,11 @@ class StaffStore:
 
     async def by_token(self, token: str) -> StaffMember | None:
         """The member whose token this is, disabled or not (the caller decides)."""
-        query = select(*_PUBLIC_COLUMNS).where(staff_table.c.token_hash == token_hash(token))
+        return await self.by_token_hash(token_hash(token))
+
+    async def by_token_hash(self, hashed: str) -> StaffMember | None:
+        """The member whose token has this SHA-256 (``token_hash``), disabled or not."""
+        query = select(*_PUBLIC_COLUMNS).where(staff_table.c.token_hash == hashed)
         row = (await self.session.execute(query)).first()
         return _member(row) if row else None
 

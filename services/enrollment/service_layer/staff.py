@@ -16,7 +16,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from services.enrollment.adapters.audit_log import AuditLog
-from services.enrollment.adapters.staff_store import StaffMember, StaffStore, password_matches
+from services.enrollment.adapters.staff_cache import StaffCache, notify_changed
+from services.enrollment.adapters.staff_store import (
+    StaffMember,
+    StaffStore,
+    password_matches,
+    token_hash,
+)
 from services.enrollment.domain.staff import (
     FAILED_LOGIN_WINDOW,
     Actor,
@@ -80,6 +86,7 @@ async def add_staff(
             action = STAFF_ADDED
         detail = {"name": staff.name, "role": staff.role.value, **staff.scope}
         await AuditLog(session).record(actor, action, detail=detail, now=now)
+        await notify_changed(session)
     return token
 
 
@@ -93,6 +100,7 @@ async def rotate_token(sessionmaker: async_sessionmaker[Any], name: str, *, acto
     async with sessionmaker() as session, session.begin():
         token = await StaffStore(session).rotate_token(name)
         await AuditLog(session).record(actor, STAFF_ROTATED, detail={"name": name})
+        await notify_changed(session)
     return token
 
 
@@ -103,37 +111,57 @@ async def disable_staff(
     async with sessionmaker() as session, session.begin():
         member = await StaffStore(session).disable(name, now=datetime.now(UTC))
         await AuditLog(session).record(actor, STAFF_DISABLED, detail={"name": name})
+        await notify_changed(session)
     return member
 
 
 async def authenticate(
     sessionmaker: async_sessionmaker[Any],
     token: str,
-    key: Ed25519PublicKey | None,
+    key: Ed25519PublicKey | staff_tokens.Verifier | None,
     *,
     now: datetime | None = None,
+    cache: StaffCache | None = None,
 ) -> Staff:
     """The staff member a bearer token stands for: a staff token or a signed access token.
 
     A signed token is checked against the registry too, so disabling someone refuses their
-    access tokens at once rather than when they expire.
+    access tokens at once rather than when they expire. ``cache`` spares the registry read
+    while the registry has not changed (``adapters/staff_cache.py``).
     """
     if staff_tokens.is_access_token(token):
         if key is None:
             raise Unauthenticated("signed tokens are not accepted here (no verification key)")
-        claims = staff_tokens.verify(key, token, now=now)
-        async with sessionmaker() as session:
-            member = await StaffStore(session).by_name(claims.name)
+        if isinstance(key, staff_tokens.Verifier):
+            claims = key.verify(token, now=now)
+        else:
+            claims = staff_tokens.verify(key, token, now=now)
+        member = await _member(sessionmaker, cache, "name", claims.name)
         if member is None or member.staff.role.value != claims.role:
             raise Unauthenticated("the access token's staff member is unknown")
     else:
-        async with sessionmaker() as session:
-            member = await StaffStore(session).by_token(token)
+        member = await _member(sessionmaker, cache, "token", token_hash(token))
         if member is None:
             raise Unauthenticated("unknown token")
     if not member.active:
         raise Unauthenticated("this staff member is disabled")
     return member.staff
+
+
+async def _member(
+    sessionmaker: async_sessionmaker[Any], cache: StaffCache | None, by: str, value: str
+) -> StaffMember | None:
+    """The member by ``name`` or by ``token`` hash, from the cache when it holds them."""
+    key = (by, value)
+    if cache is not None and (member := cache.get(key)) is not None:
+        return member
+    generation = cache.generation if cache is not None else 0
+    async with sessionmaker() as session:
+        store = StaffStore(session)
+        member = await (store.by_name(value) if by == "name" else store.by_token_hash(value))
+    if cache is not None and member is not None:
+        cache.put(key, member, generation)
+    return member
 
 
 async def login(

@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, *, run_relay: bool = True) -> F
         app.state.uow = wiring.uow
         app.state.enrollment = wiring.enrollment()
         app.state.relay = wiring.relay() if run_relay else None
+        stop_staff_cache = auth.start_staff_cache(app, settings.enrollment_database_url)
         task: asyncio.Task[None] | None = None
         if app.state.relay is not None:
             task = asyncio.create_task(app.state.relay.run(), name="outbox-relay")
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, *, run_relay: bool = True) -> F
         try:
             yield
         finally:
+            await stop_staff_cache()
             await payment_consumer.stop_in_app(app)
             if task is not None:
                 app.state.relay.stop()

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordBearer
 
+from services.enrollment.adapters.staff_cache import StaffCache, listen
 from services.enrollment.domain.access import Caller
 from services.enrollment.domain.staff import (
     POLICY,
@@ -52,12 +54,17 @@ log = logging.getLogger(__name__)
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/session", auto_error=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class TokenKeys:
     """The key pair for signed access tokens; either half may be missing (not configured)."""
 
     private: Ed25519PrivateKey | None
     public: Ed25519PublicKey | None
+
+    @functools.cached_property
+    def verifier(self) -> staff_tokens.Verifier | None:
+        """Verifies signed tokens once each (``shared.staff_tokens.Verifier``)."""
+        return staff_tokens.Verifier(self.public) if self.public is not None else None
 
 
 def load_token_keys(settings: Settings) -> TokenKeys:
@@ -97,7 +104,8 @@ async def current_staff(
 ) -> Staff:
     """The staff member the request's bearer token belongs to, or 401 ``UNAUTHENTICATED``."""
     token = staff_tokens.bearer_token(request.headers.get("Authorization"))
-    staff = await authenticate(sessionmaker, token, keys.public)
+    cache: StaffCache | None = getattr(request.app.state, "staff_cache", None)
+    staff = await authenticate(sessionmaker, token, keys.verifier, cache=cache)
     request.state.staff = staff  # for the access log and the audit rows of the route
     return staff
 
@@ -105,8 +113,35 @@ async def current_staff(
 CurrentStaff = Annotated[Staff, Depends(current_staff)]
 
 
-PUBLIC_ROUTES = frozenset({("GET", "/healthz"), ("GET", "/metrics"), ("POST", "/api/v1/session")})
-"""The only routes without a staff token: liveness, metrics and the login itself."""
+def start_staff_cache(app: FastAPI, database_url: str) -> Callable[[], Awaitable[None]]:
+    """Keep the staff members requests read in ``app.state.staff_cache``, emptied whenever the
+    registry changes (``adapters/staff_cache.py``); returns the coroutine function that stops it."""
+    cache = app.state.staff_cache = StaffCache()
+    stop = asyncio.Event()
+    task = asyncio.create_task(listen(cache, database_url, stop), name="staff-cache")
+
+    async def stopped() -> None:
+        stop.set()
+        try:
+            await asyncio.wait_for(task, 10)
+        except (TimeoutError, asyncio.CancelledError):
+            task.cancel()
+
+    return stopped
+
+
+PUBLIC_ROUTES = frozenset(
+    {
+        ("GET", "/healthz"),
+        ("GET", "/metrics"),
+        ("POST", "/api/v1/session"),
+        # The ops console's login form and its stylesheet (SPEC §10).
+        ("GET", "/console/login"),
+        ("POST", "/console/login"),
+        ("GET", "/console/static/{name}"),
+    }
+)
+"""The only routes without a staff token: liveness, metrics and the logins themselves."""
 
 
 @functools.cache

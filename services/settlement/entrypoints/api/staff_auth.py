@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Annotated, Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -48,7 +47,15 @@ OPS_POLICY: dict[str, frozenset[OpsAction]] = {
 """Settlement's role table: the city centre reads, the auditor reads, admin does all; the
 enrollment roles bounded by a region, organization or source have no settlement figures."""
 
-PUBLIC_ROUTES = frozenset({("GET", "/healthz"), ("GET", "/metrics")})
+PUBLIC_ROUTES = frozenset(
+    {
+        ("GET", "/healthz"),
+        ("GET", "/metrics"),
+        # The ops console's way to enrollment's login, and its stylesheet (SPEC §10).
+        ("GET", "/console/login"),
+        ("GET", "/console/static/{name}"),
+    }
+)
 
 
 class Forbidden(CodedError):
@@ -58,23 +65,23 @@ class Forbidden(CodedError):
         super().__init__("FORBIDDEN", message)
 
 
-_NO_KEY = object()
+_NOT_READ = object()
 
 
-def public_key(request: Request) -> Ed25519PublicKey | None:
-    """The staff-token verification key, read once from the settings' file (None: not set)."""
-    key = getattr(request.app.state, "staff_token_public_key", _NO_KEY)
-    if key is _NO_KEY:
-        key = None
+def verifier(request: Request) -> staff_tokens.Verifier | None:
+    """The staff-token verifier of the settings' public key, made once (None: no key set)."""
+    found = getattr(request.app.state, "staff_token_verifier", _NOT_READ)
+    if found is _NOT_READ:
+        found = None
         settings = getattr(request.app.state, "settings", None)
         path = getattr(settings, "staff_token_public_key_file", None)
         if path is not None:
             try:
-                key = staff_tokens.load_public_key(path)
+                found = staff_tokens.Verifier(staff_tokens.load_public_key(path))
             except (OSError, ValueError) as exc:
                 log.error("staff token public key unusable, staff routes refused: %s", exc)
-        request.app.state.staff_token_public_key = key
-    return key  # type: ignore[return-value]
+        request.app.state.staff_token_verifier = found
+    return found  # type: ignore[return-value]
 
 
 async def current_staff(request: Request) -> StaffClaims:
@@ -84,10 +91,10 @@ async def current_staff(request: Request) -> StaffClaims:
         raise Unauthenticated(
             "settlement takes a signed access token: log in at enrollment's /api/v1/session"
         )
-    key = public_key(request)
-    if key is None:
+    checker = verifier(request)
+    if checker is None:
         raise Unauthenticated("staff tokens are not accepted here (no verification key)")
-    return staff_tokens.verify(key, token)
+    return checker.verify(token)
 
 
 CurrentStaff = Annotated[StaffClaims, Depends(current_staff)]
