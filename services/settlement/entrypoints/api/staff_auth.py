@@ -54,6 +54,8 @@ PUBLIC_ROUTES = frozenset(
         # The ops console's way to enrollment's login, and its stylesheet (SPEC §10).
         ("GET", "/console/login"),
         ("GET", "/console/static/{name}"),
+        # FHIR R4: a server's CapabilityStatement is read before any credential (SPEC §9).
+        ("GET", "/fhir/R4/metadata"),
     }
 )
 
