@@ -275,9 +275,11 @@ def banner(stack: Stack) -> str:
     year = date.today().year
     if "enrollment" in names:
         lines += [
-            "Register someone (a destitute resident owes no premium, so is covered at once):",
+            "Register someone (a destitute resident owes no premium, so is covered at once);",
+            "every enrollment call carries a staff token, here the demo admin's:",
             f"  curl -s {names['enrollment'].url(stack.host)}/api/v1/persons "
             "-H 'Content-Type: application/json' \\",
+            f"    -H 'Authorization: Bearer {stack.admin_token or 'TOKEN'}' \\",
             f"    -d '{json.dumps({**DEMO_PERSON, 'insurance_year': year})}'",
         ]
     if "settlement" in names:
