@@ -17,6 +17,12 @@ service keeps one) in one transaction.
   retried with a back-off, with a fresh producer.
 * **One relay at a time.** On PostgreSQL the relay holds a session advisory lock; SQLite
   serialises writers, and a second relay would only publish duplicates, never lose rows.
+* **A broker that lost what it acknowledged.** With a ``watch`` (``shared.offsets``) the relay
+  stores the acknowledged end of each partition of the watched topics and notices when the
+  broker's log falls short of it (on connecting, on every acknowledgement, and every few
+  seconds while idle); the service's handler then queues a republish. ``refill`` is how such a
+  republish reaches the outbox: called whenever the outbox runs short of a batch, it queues the
+  next rows and says how many, so the outbox stays small and live rows are never held back.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from shared.events import utcnow
 from shared.kafka import ensure_topics, make_producer
+from shared.offsets import OffsetWatch, Partition
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +91,8 @@ class OutboxRelay:
         retry_backoff: float = 1.0,
         producer_factory: Callable[[str], AIOKafkaProducer] | None = None,
         after_publish: Callable[[list[OutboxMessage]], Awaitable[None]] | None = None,
+        watch: OffsetWatch | None = None,
+        refill: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self.engine = engine
         self.bootstrap = bootstrap
@@ -103,6 +112,8 @@ class OutboxRelay:
         )
         # A test hook between "acknowledged" and "deleted" (where a crash must lose nothing).
         self.after_publish = after_publish
+        self.watch = watch
+        self.refill = refill
         self._stopping = asyncio.Event()
         self.connected = False
         self.last_error: str | None = None
@@ -119,6 +130,8 @@ class OutboxRelay:
                     await ensure_topics(self.bootstrap, self.topics, wait=self.retry_backoff)
                     producer = self.producer_factory(self.bootstrap)
                     await producer.start()
+                    if self.watch is not None:  # before publishing: a new log must not hide it
+                        await self.watch.check(self.engine, self.bootstrap)
                     self.connected, self.last_error = True, None
                     log.info("relay connected to %s", self.bootstrap)
                     await self._pump(producer)
@@ -138,7 +151,12 @@ class OutboxRelay:
     async def _pump(self, producer: AIOKafkaProducer) -> None:
         while not self._stopping.is_set():
             published = await self.publish_once(producer)
-            if published < self.batch_size:
+            if published >= self.batch_size:
+                continue
+            if self.watch is not None and self.watch.due():
+                if await self.watch.check(self.engine, self.bootstrap):
+                    return  # reconnect: topics re-created as configured, a producer's metadata
+            if self.refill is None or not await self.refill():
                 await self._sleep(self.poll_interval)
 
     async def publish_once(self, producer: AIOKafkaProducer) -> int:
@@ -153,10 +171,13 @@ class OutboxRelay:
             await producer.send(m.topic, value=m.value, key=m.key, headers=m.headers or None)
             for m in batch
         ]
-        await asyncio.gather(*futures)
+        acks = await asyncio.gather(*futures)
         if self.after_publish is not None:
             await self.after_publish(batch)
-        await self.acknowledge(batch)
+        spans = None
+        if self.watch is not None:
+            spans = self.watch.acknowledged((m.topic, m.partition, m.offset) for m in acks)
+        await self.acknowledge(batch, spans)
         self.metrics.published.inc(len(batch))
         return len(batch)
 
@@ -175,14 +196,20 @@ class OutboxRelay:
         self._set_lag(count, oldest)
         return batch
 
-    async def acknowledge(self, batch: list[OutboxMessage]) -> None:
-        """Delete published rows and advance the stored position, in one transaction."""
+    async def acknowledge(
+        self, batch: list[OutboxMessage], spans: dict[Partition, range] | None = None
+    ) -> None:
+        """Delete published rows, advance the stored position and the acknowledged offsets
+        (``spans``: per watched partition, the offsets the broker gave the batch), in one
+        transaction."""
         async with self.engine.begin() as conn:
             await conn.execute(
                 delete(self.outbox).where(self.outbox.c.id.in_([m.id for m in batch]))
             )
             if self.position is not None:
                 await self._advance(conn, self.position, batch)
+            if self.watch is not None and spans:
+                await self.watch.record(conn, spans)
 
     async def _advance(
         self, conn: AsyncConnection, position: Table, batch: list[OutboxMessage]

@@ -30,3 +30,26 @@ LIST_ROWS = Counter(
     "School-list rows handled, by outcome (registered, already_registered, rejected).",
     ["outcome"],
 )
+BROKER_LOSSES = Counter(
+    "enrollment_broker_losses",
+    "Times the relay found the broker had lost messages it had acknowledged (a republish follows).",
+)
+EVENTS_REPUBLISHED = Counter(
+    "enrollment_events_republished",
+    "Stored events queued again for the broker, by cause (broker_loss, operator, heal).",
+    ["cause"],
+)
+REPUBLISH_BACKLOG = Gauge(
+    "enrollment_republish_backlog",
+    "Event-store positions the open republish job has still to queue (as the relay last saw).",
+)
+RECONCILIATION_DIFFERENCES = Gauge(
+    "enrollment_reconciliation_differences",
+    "Persons on whom settlement and enrollment differed at the last reconciliation, by kind"
+    " (behind, missing, ahead, unknown, in_flight).",
+    ["kind"],
+)
+RECONCILIATION_LAST_RUN = Gauge(
+    "enrollment_reconciliation_last_run_timestamp_seconds",
+    "When the last reconciliation finished (Unix time; 0: never).",
+)

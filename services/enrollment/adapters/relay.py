@@ -3,24 +3,34 @@
 It publishes ``enrollment.events`` (and any other topic queued in the outbox) at least once, in
 order per person, deleting published rows and advancing the ``relay_position`` row; on
 PostgreSQL one relay at a time holds the advisory lock. See ``shared.relay`` for how.
+
+It also watches the event topic's acknowledged offsets (``relay_offsets``, ``shared.offsets``):
+when the broker lost messages it had acknowledged, it opens a republish job over the whole
+event store (``republish.py``), and it feeds open jobs into the outbox whenever the outbox runs
+short of a batch.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from services.enrollment import metrics
+from services.enrollment.adapters import republish
+from services.enrollment.adapters.recovery_tables import relay_offsets
 from services.enrollment.adapters.tables import outbox, relay_position
 from shared import relay as shared_relay
 from shared.events import TOPIC_ENROLLMENT_EVENTS
+from shared.offsets import OffsetWatch
 from shared.relay import OutboxMessage
 
 __all__ = ["ADVISORY_LOCK_KEY", "RELAY_NAME", "OutboxMessage", "OutboxRelay", "relay_status"]
 
 RELAY_NAME = "outbox"
+OFFSET_CHECK_SECONDS = 5.0  # how often an idle relay asks the broker whether its log is whole
 ADVISORY_LOCK_KEY = 7_114_201  # any constant shared by every enrollment relay
 METRICS = shared_relay.RelayMetrics(
     published=metrics.EVENTS_PUBLISHED,
@@ -40,10 +50,20 @@ class OutboxRelay(shared_relay.OutboxRelay):
         bootstrap: str,
         *,
         topics: Sequence[str] = (TOPIC_ENROLLMENT_EVENTS,),
+        offset_check_interval: float = OFFSET_CHECK_SECONDS,
         **options: Any,
     ) -> None:
         # The sessionmaker stays in the signature for the callers; the relay uses the engine.
         self.sessionmaker = sessionmaker
+        events_topic = topics[0]  # the event store's topic (tests name their own)
+        watch = OffsetWatch(
+            relay_offsets,
+            [events_topic],
+            republish.on_broker_loss(events_topic),
+            metrics.BROKER_LOSSES,
+            interval=offset_check_interval,
+        )
+        refill = functools.partial(republish.step, engine, options.get("batch_size", 500))
         super().__init__(
             engine,
             bootstrap,
@@ -53,6 +73,8 @@ class OutboxRelay(shared_relay.OutboxRelay):
             lock_key=ADVISORY_LOCK_KEY,
             name=RELAY_NAME,
             topics=topics,
+            watch=watch,
+            refill=refill,
             **options,
         )
 

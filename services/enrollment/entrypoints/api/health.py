@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -9,6 +11,7 @@ from sqlalchemy import text
 
 from services.enrollment.adapters.relay import relay_status
 from services.enrollment.entrypoints.api.deps import SessionmakerDep
+from services.enrollment.service_layer.reconcile import export_last_run
 
 router = APIRouter(tags=["operations"])
 
@@ -31,5 +34,8 @@ async def healthz(request: Request, sessionmaker: SessionmakerDep) -> JSONRespon
 
 
 @router.get("/metrics", summary="Prometheus metrics")
-async def metrics() -> Response:
+async def metrics(sessionmaker: SessionmakerDep) -> Response:
+    # The reconciliation runs as a command: its last pass is read from the database here.
+    with contextlib.suppress(Exception):
+        await export_last_run(sessionmaker.kw["bind"])
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -4,6 +4,7 @@
 * ``lists.py`` — ``import-list``, ``export-basic-data``: school lists and the tax bureau's data;
 * ``payments.py`` — ``consume-payments``, ``payments retry``: the tax bureau's payment feed.
 * ``staff.py`` — ``staff add|list|rotate-token|disable``: who may call the API (SPEC §8).
+* ``recovery.py`` — ``republish``, ``reconcile``: after a lost broker, and the cross-service check.
 
 Heavy imports happen inside each command, so ``enrollment --help`` stays quick.
 """
