@@ -10,7 +10,8 @@ then documents each refusal it can answer, the body being ``ErrorPublic``:
   without a body schema, and every validation error FastAPI documents its own way
   (``HTTPValidationError``, never sent: both services answer ``{"code", "message"}``).
 
-A route that answers an error status with another body (``/healthz``'s 503) declares that body.
+A route that answers an error status with another body (``/healthz``'s 503, FHIR's
+``OperationOutcome``) declares that body, and its own 401 and 422 where they are not the rule's.
 """
 
 from __future__ import annotations
@@ -66,8 +67,11 @@ def _document(operation: dict[str, Any], policy: route_policy.Policy | None) -> 
     for status, answer in responses.items():
         if not status.isdigit() or int(status) < 400:
             continue
-        schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
-        if not schema or schema.get("$ref") == _FASTAPI_VALIDATION:
+        content = answer.get("content", {})
+        schema = content.get("application/json", {}).get("schema", {})
+        if not content or schema.get("$ref") == _FASTAPI_VALIDATION:
             answer["content"] = {"application/json": {"schema": ERROR_REF}}
+        elif "application/json" in content and not schema:
+            content["application/json"]["schema"] = ERROR_REF
         if answer.get("description") == "Validation Error":
             answer["description"] = GENERIC[422]

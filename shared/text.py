@@ -20,9 +20,15 @@ NO_NUL = r"^[^\x00]*$"
 CONTROL_CHARACTERS = "must not contain control characters"
 
 
-def reason(error: Mapping[str, Any]) -> str:
-    """A pydantic error's readable reason; a text pattern above is named, not quoted."""
+def pattern_reason(error: Mapping[str, Any]) -> str | None:
+    """``CONTROL_CHARACTERS`` when a pydantic error is a mismatch of a pattern above (which is
+    better named than quoted), else None."""
     if error.get("type") == "string_pattern_mismatch":
         if (error.get("ctx") or {}).get("pattern") in (PRINTABLE, NO_NUL):
             return CONTROL_CHARACTERS
-    return str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return None
+
+
+def reason(error: Mapping[str, Any]) -> str:
+    """A pydantic error's readable reason (without pydantic's "Value error, ")."""
+    return pattern_reason(error) or str(error.get("msg", "invalid")).removeprefix("Value error, ")

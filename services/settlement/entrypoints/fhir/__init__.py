@@ -8,9 +8,9 @@ NHSA gateway: one adjudication, one ledger. ``install(app)`` is the app factory'
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Path, Request, Response
 from fhir.resources.R4B.claim import Claim
 from fhir.resources.R4B.coverageeligibilityrequest import CoverageEligibilityRequest
 
@@ -22,11 +22,50 @@ from services.settlement.entrypoints.fhir import requests, resources
 from services.settlement.errors import InvalidRequest
 from shared.errors import CodedError
 from shared.route_policy import POLICY_KEY, PUBLIC
+from shared.text import PRINTABLE
 
 FHIR_JSON = "application/fhir+json"
 BASE = "/fhir/R4"
 router = APIRouter(prefix=BASE, tags=["fhir"])
-_HOSPITAL = {POLICY_KEY: deps.HOSPITAL_KEY.as_openapi()}
+
+
+class FhirResponse(Response):
+    """Every FHIR answer, refusals too, is ``application/fhir+json`` (for the OpenAPI document)."""
+
+    media_type = FHIR_JSON
+
+
+def _resource(kind: str) -> dict[str, Any]:
+    schema = {"type": "object", "required": ["resourceType"]}
+    return {FHIR_JSON: {"schema": {**schema, "properties": {"resourceType": {"const": kind}}}}}
+
+
+REFUSALS = {
+    400: "Not a FHIR resource of the expected type (INVALID_RESOURCE).",
+    401: "No, or an unknown hospital key (UNAUTHENTICATED).",
+    404: "No such person or settlement of this hospital.",
+    409: "The Claim.identifier was used for another claim, or the visit is settled.",
+    422: "A rule refused the claim (the SPEC §5 codes).",
+}
+
+
+def _documented(answer: str, request: str | None, *refusals: int) -> dict[str, Any]:
+    """A FHIR route's OpenAPI: its answer, its request body, its refusals (OperationOutcome)."""
+    responses: dict[int | str, Any] = {200: {"content": _resource(answer)}}
+    for status in refusals:
+        content = _resource("OperationOutcome")
+        responses[status] = {"description": REFUSALS[status], "content": content}
+    extra: dict[str, Any] = {POLICY_KEY: deps.HOSPITAL_KEY.as_openapi()}
+    if request is not None:
+        extra["requestBody"] = {"content": _resource(request), "required": True}
+    return {"response_class": FhirResponse, "responses": responses, "openapi_extra": extra}
+
+
+_SUBMIT = _documented("ClaimResponse", "Claim", 400, 401, 409, 422)
+_ELIGIBILITY = _documented(
+    "CoverageEligibilityResponse", "CoverageEligibilityRequest", 400, 401, 404, 422
+)
+_EOB = _documented("ExplanationOfBenefit", None, 401, 404)
 
 
 def _region(request: Request) -> Region:
@@ -43,13 +82,18 @@ def refusal(exc: CodedError) -> Response:
     return _answer(resources.operation_outcome(exc.code, exc.message), status)
 
 
-@router.get("/metadata", openapi_extra={POLICY_KEY: PUBLIC.as_openapi()})
+@router.get(
+    "/metadata",
+    response_class=FhirResponse,
+    responses={200: {"content": _resource("CapabilityStatement")}},
+    openapi_extra={POLICY_KEY: PUBLIC.as_openapi()},
+)
 async def metadata(request: Request) -> Response:
     """The CapabilityStatement."""
     return _answer(resources.capability_statement(_region(request)))
 
 
-@router.post("/Claim/$submit", openapi_extra=_HOSPITAL)
+@router.post("/Claim/$submit", **_SUBMIT)
 async def submit(request: Request) -> Response:
     """A Claim: ``predetermination`` → a preview; ``claim`` → a settlement (ClaimResponse)."""
     try:
@@ -92,17 +136,19 @@ async def _eligibility(request: Request) -> Response:
 
 
 router.add_api_route(
-    "/CoverageEligibilityRequest", _eligibility, methods=["POST"], openapi_extra=_HOSPITAL,
+    "/CoverageEligibilityRequest", _eligibility, methods=["POST"], **_ELIGIBILITY,
     summary="CoverageEligibilityRequest → CoverageEligibilityResponse",
 )  # fmt: skip
 router.add_api_route(
-    "/CoverageEligibilityRequest/$submit", _eligibility, methods=["POST"],
-    openapi_extra=_HOSPITAL, summary="The same, as an operation",
+    "/CoverageEligibilityRequest/$submit", _eligibility, methods=["POST"], **_ELIGIBILITY,
+    summary="The same, as an operation",
 )  # fmt: skip
 
 
-@router.get("/ExplanationOfBenefit/{setl_id}", openapi_extra=_HOSPITAL)
-async def explanation_of_benefit(setl_id: str, request: Request) -> Response:
+@router.get("/ExplanationOfBenefit/{setl_id}", **_EOB)
+async def explanation_of_benefit(
+    setl_id: Annotated[str, Path(pattern=PRINTABLE)], request: Request
+) -> Response:
     """A settlement of this hospital as an ExplanationOfBenefit."""
     try:
         service = await deps.get_service(request)
