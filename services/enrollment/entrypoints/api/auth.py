@@ -93,7 +93,12 @@ def get_token_keys(request: Request) -> TokenKeys:
     return keys
 
 
-TokenKeysDep = Annotated[TokenKeys, Depends(get_token_keys)]
+async def token_keys(request: Request) -> TokenKeys:
+    """``get_token_keys`` as a dependency (async: a plain def would run in a worker thread)."""
+    return get_token_keys(request)
+
+
+TokenKeysDep = Annotated[TokenKeys, Depends(token_keys)]
 
 
 async def current_staff(

@@ -1,4 +1,8 @@
-"""Dependencies for routers: the application objects live on ``app.state`` (set by the lifespan)."""
+"""Dependencies for routers: the application objects live on ``app.state`` (set by the lifespan).
+
+They are ``async``: FastAPI runs a plain ``def`` dependency in a worker thread, a thread hop per
+request for reading an attribute.
+"""
 
 from __future__ import annotations
 
@@ -12,19 +16,19 @@ from services.enrollment.service_layer.unit_of_work import UnitOfWorkFactory
 from services.enrollment.settings import Settings
 
 
-def get_enrollment(request: Request) -> Enrollment:
+async def get_enrollment(request: Request) -> Enrollment:
     return request.app.state.enrollment  # type: ignore[no-any-return]
 
 
-def get_sessionmaker(request: Request) -> async_sessionmaker[Any]:
+async def get_sessionmaker(request: Request) -> async_sessionmaker[Any]:
     return request.app.state.sessionmaker  # type: ignore[no-any-return]
 
 
-def get_uow(request: Request) -> UnitOfWorkFactory:
+async def get_uow(request: Request) -> UnitOfWorkFactory:
     return request.app.state.uow  # type: ignore[no-any-return]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
