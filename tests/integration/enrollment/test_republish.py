@@ -5,9 +5,13 @@ version settlement lacks, and clean afterwards."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections import defaultdict
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -177,3 +181,41 @@ async def test_recent_events_are_in_flight_and_not_healed_twice(database):
     assert len(await drain(engine)) == 2
     await healing.run(lambda d, queued: None)  # still behind: already queued by this command
     assert await drain(engine) == []
+
+
+ENROLLMENT = Path(sys.executable).parent / "enrollment"
+
+
+async def test_the_commands_print_progress_and_say_when_settlement_cannot_be_asked(sqlite_url):
+    await migrate_async(sqlite_url)
+    engine = make_engine(sqlite_url)
+    await write(make_sessionmaker(engine), {"PA": 2, "PB": 1})
+    await drain(engine)
+    env = {
+        **os.environ,
+        "ENROLLMENT_DATABASE_URL": sqlite_url,
+        "STAFF_TOKEN_PRIVATE_KEY_FILE": "",
+        "SETTLEMENT_ACCESS_TOKEN": "",
+    }
+    env.pop("STAFF_TOKEN_PRIVATE_KEY_FILE")
+    done = subprocess.run(
+        [str(ENROLLMENT), "republish", "--from-position", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].startswith("done: 2 events (positions 2..3) queued")
+    assert [(e.psn_no, e.stream_version) for _, e in await drain(engine)] == [("PB", 1), ("PA", 2)]
+
+    refused = subprocess.run(
+        [str(ENROLLMENT), "reconcile", "--settlement-url", "http://127.0.0.1:9"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "no token" in refused.stderr
+    await engine.dispose()

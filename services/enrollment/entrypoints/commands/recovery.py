@@ -102,7 +102,8 @@ def reconcile(
     batch_size: int,
 ) -> None:
     """Compare, per person, the last stream version enrollment wrote with the one settlement
-    applied; print each difference and a summary as JSON lines. Exit 1 when differences remain.
+    applied; print each difference and a summary as JSON lines. Exit 1 when differences remain,
+    2 when settlement could not be asked.
     """
     import httpx
 
@@ -129,22 +130,33 @@ def reconcile(
     try:
         tally = with_database(work, hide_parameters=True)
     except SettlementUnavailable as exc:
-        raise click.ClickException(str(exc)) from exc
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)  # not a difference: nothing was compared
     sys.exit(0 if tally.clean else 1)
 
 
 async def _passes(job: Reconciliation, wait: float) -> Tally:
-    """Passes until one is clean with nothing in flight, or ``wait`` seconds are up."""
+    """Passes until one is clean with nothing in flight, or ``wait`` seconds are up.
+
+    While waiting, a settlement that does not answer (restarting, say) is asked again.
+    """
+    from services.enrollment.adapters.settlement_client import SettlementUnavailable
     from services.enrollment.domain.reconciliation import Kind
 
     deadline = time.monotonic() + wait
     number = 1
     while True:
-        tally = await job.run(functools.partial(_print_difference, number))
-        click.echo(json.dumps({"pass": number, **tally.summary()}))
-        settled = tally.clean and not tally.by_kind[Kind.IN_FLIGHT]
-        if settled or time.monotonic() >= deadline:
-            return tally
+        try:
+            tally = await job.run(functools.partial(_print_difference, number))
+        except SettlementUnavailable as exc:
+            if time.monotonic() >= deadline:
+                raise
+            click.echo(f"pass {number}: {exc}; asking again", err=True)
+        else:
+            click.echo(json.dumps({"pass": number, **tally.summary()}))
+            settled = tally.clean and not tally.by_kind[Kind.IN_FLIGHT]
+            if settled or time.monotonic() >= deadline:
+                return tally
         number += 1
         await asyncio.sleep(2)
 
