@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     district_name: str = Field(
         "柳南区", description="The district named in the title of the monthly report (004 §二(三))."
     )
+    # The ops console (SPEC §10): the settlement console's URL (``{host}``: the host the browser
+    # asked for) and, for consoles on two hosts of one domain, the session cookie's domain.
+    console_settlement_url: str = "http://{host}:8002/console"
+    console_cookie_domain: str | None = None
     log_level: str = "INFO"
 
     @property

@@ -20,6 +20,7 @@ from services.settlement.adapters.coverage_store import CoverageStore
 from services.settlement.adapters.hospitals import HospitalRegistry
 from services.settlement.adapters.ledger import Ledger
 from services.settlement.adapters.postgres_ledger import PostgresLedger
+from services.settlement.adapters.refusal_log import RefusalLog
 from services.settlement.adapters.sql_ledger import SqliteLedger
 from services.settlement.engine import PolicyRegistry
 from services.settlement.entrypoints import consumer
@@ -88,5 +89,8 @@ def bootstrap(
     ledger = make_ledger(engine)
     coverage = CoverageStore(engine)
     hospitals = HospitalRegistry(engine)
-    service = SettlementService(ledger, coverage, hospitals, policies, today=today)
+    refusals = RefusalLog(engine)  # counted per day and code for the ops console
+    service = SettlementService(
+        ledger, coverage, hospitals, policies, today=today, refusals=refusals
+    )
     return Settlement(settings, engine, ledger, coverage, hospitals, policies, service)

@@ -21,6 +21,7 @@ from services.settlement import metrics
 from services.settlement.adapters.coverage_store import CoverageStore
 from services.settlement.adapters.hospitals import Hospital, HospitalRegistry
 from services.settlement.adapters.ledger import AlreadyPosted, Entry, Ledger, now
+from services.settlement.adapters.refusal_log import RefusalLog
 from services.settlement.domain import projection
 from services.settlement.domain.rerun import claim_line
 from services.settlement.engine import (
@@ -53,6 +54,7 @@ from services.settlement.service_layer.answers import (
 )
 from services.settlement.service_layer.coverage import coverage_answer
 from shared.china_time import china_today
+from shared.errors import CodedError
 
 # How long a process trusts what it learnt of a key: a rotated or disabled key stops working
 # within this time in every serving process.
@@ -98,6 +100,7 @@ class SettlementService:
         hospitals: HospitalRegistry,
         policies: PolicyRegistry | Policy,
         today: Callable[[], date] = china_today,
+        refusals: RefusalLog | None = None,
     ) -> None:
         self.ledger = ledger
         self.coverage_store = coverage
@@ -107,6 +110,7 @@ class SettlementService:
             policies = PolicyRegistry([policies])
         self.policies = policies
         self.today = today
+        self.refusals = refusals  # counted for the ops console (refusals write no ledger row)
         # key -> (hospital or None, until): spares a query per call; see KEY_CACHE_SECONDS.
         self._keys: dict[str, tuple[Hospital | None, float]] = {}
 
@@ -181,6 +185,8 @@ class SettlementService:
             answer = await self._after_conflict(hospital, body, key, digest)
         except Exception as exc:
             metrics.SETTLEMENTS.labels(med_type, getattr(exc, "code", "error")).inc()
+            if self.refusals is not None and isinstance(exc, CodedError):
+                await self.refusals.record(hospital.id, exc.code, now())
             raise
         metrics.ADJUDICATION_SECONDS.observe(time.perf_counter() - started)
         metrics.SETTLEMENTS.labels(med_type, "replayed" if answer.replayed else "settled").inc()

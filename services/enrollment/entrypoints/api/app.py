@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, FastAPI
 
 from services.enrollment import bootstrap
-from services.enrollment.entrypoints import payment_consumer
+from services.enrollment.entrypoints import console, payment_consumer
 from services.enrollment.entrypoints.api import (
     assistance,
     audit,
@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None, *, run_relay: bool = True) -> F
     auth.install(app)  # 401/403/429 of the staff dependencies (SPEC §8)
     for router in ROUTERS:
         app.include_router(router)
+    console.install(app)  # /console: the ops console (SPEC §10)
     openapi.install(app)
     auth.document_policies(app)  # x-policy on every operation of the OpenAPI document
     # The access log prints query strings (``?certno=``): ID numbers masked there too.

@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from services.settlement.bootstrap import bootstrap
-from services.settlement.entrypoints import fhir, nhsa
+from services.settlement.entrypoints import console, fhir, nhsa
 from services.settlement.entrypoints.api import (
     applied_versions,
     errors,
@@ -22,6 +22,7 @@ from services.settlement.entrypoints.api import (
     staff_auth,
 )
 from services.settlement.entrypoints.api.fast import SettleFastPath
+from services.settlement.entrypoints.api.ops_statements import router as statements_router
 from services.settlement.entrypoints.api.ops_whatif import router as what_if_router
 from services.settlement.settings import Settings
 from shared.db import is_sqlite
@@ -73,6 +74,8 @@ def create_app(settings: Settings | None = None, *, run_consumer: bool = False) 
     nhsa.install(app)  # POST /api/nhsa/v1, the national platform's envelope (SPEC §9)
     app.include_router(what_if_router, prefix="/api/v1")  # staff: what-if reports (SPEC §10)
     fhir.install(app)  # FHIR R4 at /fhir/R4 (SPEC §9)
+    app.include_router(statements_router, prefix="/api/v1")  # staff: hospital statements
+    console.install(app)  # /console: the ops console (SPEC §10)
     app.include_router(applied_versions.router, prefix="/api/v1")  # staff: the reconciliation
 
     @app.get("/healthz", include_in_schema=False)
