@@ -32,8 +32,8 @@ from services.enrollment.domain.errors import DomainError
 from services.enrollment.domain.list_fields import RowCheck
 from services.enrollment.domain.list_files import ListSchema, RowError, read_rows
 from services.enrollment.domain.person import Registration, RulesFor, premium_changes, register
-from services.enrollment.domain.state import PersonState, apply, then
-from shared.events import CarriedOver, Category, Event, EventPayload, Identity, IdentityChanged
+from services.enrollment.domain.state import PersonState, then
+from shared.events import CarriedOver, Category, EventPayload, Identity, IdentityChanged
 
 COLUMNS = ("certno", "name", "identity", "medical_assistance", "region", "organization", "category")
 REQUIRED = ("certno", "name", "identity", "region", "organization")
@@ -241,7 +241,7 @@ def freeze_person(
             insurance_year=year,
         )
         payloads += register(state, request, rules_for, today)
-    after = _after(state, payloads, _noon(today))
+    after = then(state, payloads, _noon(today))
     payloads += _from_january(after, person, year, rules_for)
     payloads.append(
         CarriedOver(
@@ -252,14 +252,6 @@ def freeze_person(
         )
     )
     return payloads
-
-
-def _after(state: PersonState | None, payloads: list[EventPayload], at: datetime) -> PersonState:
-    """The person after ``payloads`` (a new person's first one is their registration)."""
-    if state is None:
-        first = Event.new(payloads[0], psn_no="new", stream_version=1, occurred_at=at, actor="-")
-        return then(apply(None, first), payloads[1:], at)
-    return then(state, payloads, at)
 
 
 def _from_january(

@@ -13,9 +13,11 @@ change reaches that year; ``identity_on(day)`` answers any other day.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
+from typing import Any, TypeVar
 
 from shared.events import (
     CarriedOver,
@@ -35,6 +37,28 @@ from shared.events import (
     SubsidyStatusChanged,
 )
 from shared.money import ZERO
+
+T = TypeVar("T")
+
+
+def replace(record: T, **changes: Any) -> T:
+    """``dataclasses.replace`` for the frozen, slotted records of this module, without running
+    ``__init__`` again: a fold replaces records for every event, and the generic one was most
+    of its time. Every change must name a field."""
+    cls: type = type(record)
+    slots: tuple[str, ...] = getattr(cls, "__slots__")  # noqa: B009 (a dataclass(slots=True))
+    if not changes.keys() <= _names(cls):
+        raise TypeError(f"{cls.__name__} has no field {set(changes) - _names(cls)}")
+    new: T = object.__new__(cls)
+    for name in slots:
+        object.__setattr__(new, name, changes[name] if name in changes else getattr(record, name))
+    return new
+
+
+@cache
+def _names(cls: type) -> frozenset[str]:
+    return frozenset(getattr(cls, "__slots__"))  # noqa: B009
+
 
 COUNTED = frozenset({"payable", "paid", "paid_by_government"})
 """Subsidy statuses that count in ``YearRecord.subsidised`` (money granted and not taken back)."""
@@ -142,12 +166,29 @@ def fold(events: Iterable[Event]) -> PersonState | None:
 
 def apply(state: PersonState | None, event: Event) -> PersonState:
     """One step of the fold. Event types this module does not know leave the state as it is."""
-    payload = event.payload
+    return _step(
+        state,
+        event.payload,
+        event.psn_no,
+        event.stream_version,
+        event.occurred_at,
+        str(event.event_id),
+    )
+
+
+def _step(
+    state: PersonState | None,
+    payload: EventPayload,
+    psn_no: str,
+    version: int,
+    occurred_at: datetime,
+    event_id: str,
+) -> PersonState:
     if state is None:
         if not isinstance(payload, Registered):
-            raise ValueError(f"stream {event.psn_no} does not start with registered")
+            raise ValueError(f"stream {psn_no} does not start with registered")
         state = PersonState(
-            psn_no=event.psn_no,
+            psn_no=psn_no,
             version=0,
             certno=payload.certno,
             name=payload.name,
@@ -156,33 +197,41 @@ def apply(state: PersonState | None, event: Event) -> PersonState:
             identity=payload.identity,
             medical_assistance=payload.medical_assistance,
         )
-    state = replace(state, version=event.stream_version)
+    # Each branch replaces the state once, the new version with it: a fold replaces the state
+    # for every event, and that is most of what folding costs.
     if isinstance(payload, Registered):
-        return _apply_registered(state, payload, event.occurred_at)
+        return _apply_registered(state, payload, occurred_at, version)
     if isinstance(payload, IdentityChanged):
-        return _apply_identity(state, payload)
+        return _apply_identity(state, payload, version)
     if isinstance(payload, PremiumDueChanged):
         record = state.years.get(payload.insurance_year)
         base = max(record.premium_base, payload.premium_due) if record else payload.premium_due
         return _with_year(
-            state, payload.insurance_year, premium_due=payload.premium_due, premium_base=base
+            state,
+            payload.insurance_year,
+            version,
+            premium_due=payload.premium_due,
+            premium_base=base,
         )
     if isinstance(payload, PremiumPaid | PremiumRefunded):
-        return _apply_money(state, payload)
+        return _apply_money(state, payload, version)
     if isinstance(payload, SubsidyGranted | SubsidyStatusChanged):
-        return _apply_subsidy(state, payload, str(event.event_id))
+        return _apply_subsidy(state, payload, event_id, version)
     if isinstance(payload, CarriedOver):
-        return _with_year(state, payload.insurance_year, carried_over=True)
+        return _with_year(state, payload.insurance_year, version, carried_over=True)
     if isinstance(payload, DeceasedStop):
         return replace(
             state,
+            version=version,
             date_of_death=payload.date_of_death,
             settlement_deadline=payload.settlement_deadline,
         )
-    return state
+    return replace(state, version=version)
 
 
-def _apply_registered(state: PersonState, p: Registered, occurred_at: datetime) -> PersonState:
+def _apply_registered(
+    state: PersonState, p: Registered, occurred_at: datetime, version: int
+) -> PersonState:
     record = YearRecord(
         insurance_year=p.insurance_year,
         category=p.category,
@@ -204,6 +253,7 @@ def _apply_registered(state: PersonState, p: Registered, occurred_at: datetime) 
         timeline = _insert(timeline, IdentityPeriod(start, p.identity, p.medical_assistance))
     return replace(
         state,
+        version=version,
         name=p.name,
         identity=timeline[-1].identity,
         medical_assistance=timeline[-1].medical_assistance,
@@ -212,7 +262,7 @@ def _apply_registered(state: PersonState, p: Registered, occurred_at: datetime) 
     )
 
 
-def _apply_identity(state: PersonState, p: IdentityChanged) -> PersonState:
+def _apply_identity(state: PersonState, p: IdentityChanged, version: int) -> PersonState:
     period = IdentityPeriod(p.effective_from, p.identity, p.medical_assistance, p.reason)
     state = replace(state, timeline=_insert(state.timeline, period))
     years = {}
@@ -227,6 +277,7 @@ def _apply_identity(state: PersonState, p: IdentityChanged) -> PersonState:
     last = max(state.last_change_from or p.effective_from, p.effective_from)
     return replace(
         state,
+        version=version,
         identity=latest.identity,
         medical_assistance=latest.medical_assistance,
         years=years,
@@ -244,11 +295,11 @@ def _insert(
     return (*timeline[:at], period, *timeline[at:])
 
 
-def _apply_money(state: PersonState, p: PremiumPaid | PremiumRefunded) -> PersonState:
+def _apply_money(state: PersonState, p: PremiumPaid | PremiumRefunded, version: int) -> PersonState:
     record = state.years.get(p.insurance_year)
-    state = replace(state, tax_serials=state.tax_serials | {p.tax_serial})
+    serials = state.tax_serials | {p.tax_serial}
     if record is None:
-        return state
+        return replace(state, version=version, tax_serials=serials)
     personal = dict(record.personal_payments)
     if isinstance(p, PremiumPaid):
         paid = record.premium_paid + p.amount
@@ -259,11 +310,18 @@ def _apply_money(state: PersonState, p: PremiumPaid | PremiumRefunded) -> Person
         original = p.original_tax_serial
         if original in personal:
             personal[original] = personal[original] - p.amount
-    return _with_year(state, p.insurance_year, premium_paid=paid, personal_payments=personal)
+    return _with_year(
+        state,
+        p.insurance_year,
+        version,
+        {"tax_serials": serials},
+        premium_paid=paid,
+        personal_payments=personal,
+    )
 
 
 def _apply_subsidy(
-    state: PersonState, p: SubsidyGranted | SubsidyStatusChanged, event_id: str
+    state: PersonState, p: SubsidyGranted | SubsidyStatusChanged, event_id: str, version: int
 ) -> PersonState:
     if isinstance(p, SubsidyGranted):
         before = None
@@ -271,32 +329,44 @@ def _apply_subsidy(
     else:
         before = state.subsidies.get(p.subsidy_id)
         if before is None:
-            return state
+            return replace(state, version=version)
         after = replace(before, status=p.status)
-    state = replace(state, subsidies={**state.subsidies, after.subsidy_id: after})
+    held = {"subsidies": {**state.subsidies, after.subsidy_id: after}}
     record = state.years.get(after.insurance_year)
     if record is None:
-        return state
+        return replace(state, version=version, **held)
     delta = (after.amount if after.counted else ZERO) - (
         before.amount if before is not None and before.counted else ZERO
     )
-    return _with_year(state, after.insurance_year, subsidised=record.subsidised + delta)
+    subsidised = record.subsidised + delta
+    return _with_year(state, after.insurance_year, version, held, subsidised=subsidised)
 
 
-def _with_year(state: PersonState, year: int, **changes: object) -> PersonState:
+def _with_year(
+    state: PersonState,
+    year: int,
+    version: int,
+    also: dict[str, Any] | None = None,
+    **changes: Any,
+) -> PersonState:
+    """The state with ``changes`` to the year's record (and ``also`` to the state itself)."""
     record = state.years.get(year)
     if record is None:  # a payment or amount for a year never registered: nothing to attach to
-        return state
-    return replace(state, years={**state.years, year: replace(record, **changes)})  # type: ignore[arg-type]
+        return replace(state, version=version, **(also or {}))
+    years = {**state.years, year: replace(record, **changes)}
+    return replace(state, version=version, years=years, **(also or {}))
 
 
-def then(state: PersonState, payloads: Sequence[EventPayload], at: datetime) -> PersonState:
-    """The state after payloads not appended yet (to decide what must follow them)."""
-    for version, payload in enumerate(payloads, start=state.version + 1):
-        event = Event.new(
-            payload, psn_no=state.psn_no, stream_version=version, occurred_at=at, actor="preview"
-        )
-        state = apply(state, event)
+def then(state: PersonState | None, payloads: Sequence[EventPayload], at: datetime) -> PersonState:
+    """The state after payloads not appended yet, to decide what must follow them (``None``: a
+    new person, whose first payload is their registration). Subsidies granted here have
+    placeholder ids: a decision refers only to those granted before it."""
+    assert state is not None or payloads, "then() of nobody with nothing"
+    psn_no = state.psn_no if state is not None else "new"
+    first = state.version + 1 if state is not None else 1
+    for version, payload in enumerate(payloads, start=first):
+        state = _step(state, payload, psn_no, version, at, f"preview-{version}")
+    assert state is not None
     return state
 
 
