@@ -8,6 +8,7 @@ persons each test takes from), so each test owns its persons and their ledgers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import subprocess
@@ -147,17 +148,7 @@ def running_stack(tmp_dir: Any) -> Iterator[Stack]:
     )
     stack = Stack(f"http://127.0.0.1:{port}", keys, persons, special, url, certnos)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{stack.url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                tail = log.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"settlement serve did not start:\n{tail}")
-            time.sleep(0.2)
+        _started(stack.url, server, log)
         yield stack
     finally:
         server.terminate()
@@ -165,6 +156,19 @@ def running_stack(tmp_dir: Any) -> Iterator[Stack]:
             server.wait(15)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def _started(url: str, server: subprocess.Popen[bytes], log: Any) -> None:
+    """Wait for /healthz (a loaded 2-core machine may take a while); say why it never came."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and server.poll() is None:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(
+        f"settlement serve did not start:\n{log.read_text(errors='replace')[-2000:]}"
+    )
 
 
 def nhsa_claim(psn_no: str, **changes: Any) -> dict[str, Any]:

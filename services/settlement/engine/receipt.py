@@ -90,11 +90,15 @@ def basic_fund(
     left: Decimal,
     paid: Decimal,
 ) -> str:
-    share = f"({_y(base)} − {_y(deductible)})" if deductible else f"{_y(base)}"
     return (
-        f"Basic fund {fund}: {share} × {pct(ratio)} = {_y(computed)}; {cap_name} {_y(cap)}, "
-        f"{_y(left)} left; pays {_y(paid)}"
+        f"Basic fund {fund}: {_share(base, deductible)} × {pct(ratio)} = {_y(computed)}; "
+        f"{cap_name} {_y(cap)}, {_y(left)} left; pays {_y(paid)}"
     )
+
+
+def _share(base: Decimal, deductible: Decimal) -> str:
+    """What the fund's ratio applies to: "(P − deductible)", or P alone."""
+    return f"({_y(base)} − {_y(deductible)})" if deductible else f"{_y(base)}"
 
 
 def catastrophic(
@@ -219,9 +223,9 @@ def _zh_basic_fund(
     left: Decimal,
     paid: Decimal,
 ) -> str:
-    share = f"({_y(base)} − {_y(deductible)})" if deductible else f"{_y(base)}"
     return (
-        f"基本医疗保险统筹基金 {fund}：{share} × {pct(ratio)} = {_y(computed)} 元；"
+        f"基本医疗保险统筹基金 {fund}：{_share(base, deductible)} × {pct(ratio)} = "
+        f"{_y(computed)} 元；"
         f"{_CAP_ZH.get(cap_name, cap_name)} {_y(cap)} 元，剩余 {_y(left)} 元；"
         f"本次支付 {_y(paid)} 元"
     )
