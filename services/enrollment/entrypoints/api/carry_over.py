@@ -30,7 +30,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "model": ErrorPublic,
         "description": "CARRY_OVER_FROZEN, CARRY_OVER_CONFLICTS or CARRY_OVER_NOT_SUBMITTED.",
     },
-    422: {"model": ErrorPublic, "description": "Not a list (INVALID_LIST_FILE), unknown source."},
+    404: {"model": ErrorPublic, "description": "Unknown source (UNKNOWN_SOURCE)."},
+    422: {"model": ErrorPublic, "description": "Not a list (INVALID_LIST_FILE), invalid request."},
 }
 
 

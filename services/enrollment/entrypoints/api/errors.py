@@ -7,12 +7,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from services.enrollment.adapters.recorders import ConcurrencyConflict
 from services.enrollment.domain.errors import DomainError
 from services.enrollment.domain.list_files import ListFormatError
 from services.enrollment.entrypoints.api.uploads import UploadRefused
 from shared.certno import redact
+from shared.http_errors import InternalErrors, framework_refusal
+from shared.text import pattern_reason
 
 STATUS_BY_CODE = {
     "PERSON_NOT_FOUND": 404,
@@ -31,19 +34,33 @@ STATUS_BY_CODE = {
 
 
 def error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"code": code, "message": redact(message)})
+    """A refusal's response; ID numbers in the message are masked."""
+    # A message may quote the request (a field's name, a value): a lone surrogate there is not
+    # UTF-8, and would fail the answer itself.
+    text = redact(message).encode("utf-8", "replace").decode()
+    return JSONResponse(status_code=status, content={"code": code, "message": text})
 
 
 def _describe(errors: list[dict[str, Any]]) -> str:
     parts = []
     for err in errors:
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
-        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        parts.append(f"{where}: {pattern_reason(err) or err.get('msg', 'invalid')}")
     return "; ".join(parts)
 
 
 def install(app: FastAPI) -> None:
-    """Register the handlers that turn exceptions into error bodies."""
+    """Register the handlers that turn exceptions into error bodies; a handler's unexpected
+    error is a logged 500 ``INTERNAL_ERROR`` (``shared.http_errors.InternalErrors``)."""
+    app.add_middleware(InternalErrors, message="the enrollment service failed; retry later")
+
+    @app.exception_handler(HTTPException)
+    async def _framework(_: Request, exc: HTTPException) -> JSONResponse:
+        # An unknown route, a method the route does not take, a body that cannot be parsed.
+        answer = framework_refusal(exc)
+        response = error(answer.status, answer.code, answer.message)
+        response.headers.update(answer.headers)
+        return response
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
@@ -15,8 +15,21 @@ from services.enrollment.service_layer.reconcile import export_last_run
 
 router = APIRouter(tags=["operations"])
 
+HEALTH = {"type": "object", "required": ["status", "database"]}
+"""``{"status", "database", "relay"}``: a state report, also when it is 503 (not a refusal)."""
 
-@router.get("/healthz", summary="Liveness: database reachable, relay state")
+
+@router.get(
+    "/healthz",
+    summary="Liveness: database reachable, relay state",
+    responses={
+        200: {"content": {"application/json": {"schema": HEALTH}}},
+        503: {
+            "description": "The database does not answer.",
+            "content": {"application/json": {"schema": HEALTH}},
+        },
+    },
+)
 async def healthz(request: Request, sessionmaker: SessionmakerDep) -> JSONResponse:
     try:
         async with sessionmaker() as session:
@@ -33,7 +46,7 @@ async def healthz(request: Request, sessionmaker: SessionmakerDep) -> JSONRespon
     return JSONResponse({"status": "ok", "database": "ok", "relay": relay})
 
 
-@router.get("/metrics", summary="Prometheus metrics")
+@router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
 async def metrics(sessionmaker: SessionmakerDep) -> Response:
     # The reconciliation runs as a command: its last pass is read from the database here.
     with contextlib.suppress(Exception):

@@ -27,10 +27,13 @@ from services.enrollment.entrypoints.api.schemas import (
     registration_public,
 )
 from services.enrollment.service_layer.persons import ChangeIdentity, RecordDeath
+from shared.text import PRINTABLE
 
 router = APIRouter(prefix="/api/v1/persons", tags=["persons"])
 
-PsnNo = Annotated[str, Path(description="Person number (psn_no).", max_length=32)]
+PsnNo = Annotated[
+    str, Path(description="Person number (psn_no).", min_length=1, max_length=32, pattern=PRINTABLE)
+]
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorPublic, "description": "Unknown person."},
     409: {"model": ErrorPublic, "description": "The person changed concurrently."},
@@ -68,7 +71,9 @@ async def register(
 @router.get("", response_model=PersonPublic, responses=ERRORS, summary="Find a person by certno")
 async def find_by_certno(
     enrollment: EnrollmentDep,
-    certno: Annotated[str, Query(description="Resident ID number.", max_length=32)],
+    certno: Annotated[
+        str, Query(description="Resident ID number.", max_length=32, pattern=PRINTABLE)
+    ],
     caller: Reader,
 ) -> PersonPublic:
     return PersonPublic.of(await enrollment.person_by_certno(certno, caller))

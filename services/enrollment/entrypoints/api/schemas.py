@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.enrollment.domain.state import PersonState, YearRecord
 from shared.events import Category, Event, Gender, Identity
+from shared.http_errors import ErrorPublic as ErrorPublic  # every refusal's body
 from shared.money import fmt
+from shared.text import NO_NUL, PRINTABLE
 
 
 class PersonCreate(BaseModel):
@@ -22,9 +24,12 @@ class PersonCreate(BaseModel):
         description="18-character resident ID (GB 11643); a lower-case x is accepted.",
         min_length=1,
         max_length=32,
+        pattern=PRINTABLE,
         examples=["11010519491231002X"],
     )
-    name: str = Field(description="Full name as on the ID card.", min_length=1, max_length=100)
+    name: str = Field(
+        description="Full name as on the ID card.", min_length=1, max_length=100, pattern=PRINTABLE
+    )
     category: Category = Field(
         description="Insured category: preschool, student, university, resident."
     )
@@ -42,7 +47,10 @@ class PersonCreate(BaseModel):
         description="6-digit administrative division code.", pattern=r"^\d{6}$", examples=["371502"]
     )
     organization: str = Field(
-        description="School, kindergarten, or street/town office.", min_length=1, max_length=200
+        description="School, kindergarten, or street/town office.",
+        min_length=1,
+        max_length=200,
+        pattern=PRINTABLE,
     )
     insurance_year: int = Field(
         description="Calendar year of coverage (premium collected Sep–Dec of the year before).",
@@ -63,8 +71,12 @@ class IdentityChange(BaseModel):
         description="Date the change applies from; default the first day of the current month"
         " (004: a change takes effect in the month it is recorded).",
     )
-    reason: str = Field(description="Why (e.g. civil-affairs list of the month).", min_length=1)
-    evidence_ref: str | None = Field(None, description="Reference of the supporting document.")
+    reason: str = Field(
+        description="Why (e.g. civil-affairs list of the month).", min_length=1, pattern=NO_NUL
+    )
+    evidence_ref: str | None = Field(
+        None, description="Reference of the supporting document.", pattern=NO_NUL
+    )
     expected_version: int | None = Field(
         None,
         ge=0,
@@ -223,10 +235,3 @@ class EventPublic(BaseModel):
             actor=event.actor,
             payload=event.payload.model_dump(mode="json"),
         )
-
-
-class ErrorPublic(BaseModel):
-    """Every refusal: a stable code and a readable message."""
-
-    code: str = Field(description="Stable error code, e.g. INVALID_REQUEST, PERSON_NOT_FOUND.")
-    message: str = Field(description="What is wrong, for a human.")
