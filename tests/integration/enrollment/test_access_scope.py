@@ -257,3 +257,33 @@ async def test_disable_forgery_and_expiry_on_the_real_routes(client, staff, db_u
         assert refused(answer, 401, "UNAUTHENTICATED")
     finally:
         await engine.dispose()
+
+
+async def test_a_towns_report_holds_only_its_own_people(client, staff):
+    month = f"{date.today():%Y-%m}"
+    for n, town, name in ((901, TOWN_A, "己某人"), (902, TOWN_B, "庚某人")):
+        special = {
+            "certno": unique_certno(n, REGION),
+            "name": name,
+            "category": "resident",
+            "region": REGION,
+            "organization": town,
+            "insurance_year": YEAR,
+            "identity": "destitute",
+        }
+        assert (await client.post("/api/v1/persons", json=special)).status_code == 201
+    reports = {}
+    for who in ("town", "town.b", "district", "admin"):
+        answer = await client.get(
+            "/api/v1/reports/special-persons",
+            params={"month": month, "format": "json"},
+            headers=staff[who],
+        )
+        assert answer.status_code == 200, answer.text
+        reports[who] = answer.text
+    # one row per organization, and a detail line per change (name, masked certno)
+    assert TOWN_A in reports["town"] and TOWN_B not in reports["town"]
+    assert TOWN_B in reports["town.b"] and TOWN_A not in reports["town.b"]
+    assert "庚某人" not in reports["town"] and "己某人" not in reports["town.b"]
+    assert TOWN_A in reports["district"] and TOWN_B in reports["admin"]
+    assert unique_certno(901, REGION) not in reports["admin"]  # masked in reports
