@@ -15,6 +15,7 @@ from services.enrollment.domain.calendar import Month
 from services.enrollment.domain.reports import MonthlyReport, monthly_report, place_on
 from services.enrollment.domain.staff import Action
 from services.enrollment.domain.state import PersonState, fold
+from services.enrollment.service_layer.audit import record_read
 from services.enrollment.service_layer.unit_of_work import UnitOfWorkFactory
 
 PAGE = 1000
@@ -43,10 +44,8 @@ async def special_persons_report(
             streams = await work.events.load_many(page)
             states += [s for p in page if (s := fold(streams.get(p, []))) is not None]
             after = page[-1]
-        report = monthly_report(states, month, today, keep)
-        detail = {"report": "special-persons", "month": str(month), "organization": organization}
-        records = len(report.rows) + len(report.details)
-        action = Action.READ_REPORTS.value
-        await work.audit.record(caller.actor, action, records=records, detail=detail)
-        await work.commit()
+    report = monthly_report(states, month, today, keep)
+    detail = {"report": "special-persons", "month": str(month), "organization": organization}
+    records = len(report.rows) + len(report.details)
+    await record_read(uow, caller, Action.READ_REPORTS, records=records, detail=detail)
     return report

@@ -22,6 +22,7 @@ from services.enrollment.domain.errors import DomainError
 from services.enrollment.domain.staff import Action
 from services.enrollment.domain.state import PersonState, apply, fold, numbered
 from services.enrollment.service_layer import unit_of_work
+from services.enrollment.service_layer.audit import record_read
 from services.enrollment.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.certno import mask
 from shared.events import Event, EventPayload
@@ -70,14 +71,14 @@ async def on_behalf_rows(uow: UnitOfWorkFactory, year: int, caller: Caller) -> l
     """The on-behalf list of ``year`` in the caller's scope (audited as a bulk export)."""
     async with uow() as work:
         rows = await work.special.on_behalf(year)
-        places = await work.registrations.places({r.psn_no for r in rows})
-        scope = caller.scope
-        whole = caller.whole_certnos(Listing.SUBSIDIES)
-        out = []
-        for r in rows:
+        # the year's registration decides whose list it is, as for every list of a year
+        mine = await work.registrations.within(year, {r.psn_no for r in rows}, caller.scope)
+        places = await work.registrations.places(mine)
+    whole = caller.whole_certnos(Listing.SUBSIDIES)
+    out = []
+    for r in rows:
+        if r.psn_no in mine:
             region, organization = places.get(r.psn_no, (None, None))
-            if not scope.holds(region, organization):
-                continue
             out.append(
                 {
                     "subsidy_id": r.event_id,
@@ -90,10 +91,8 @@ async def on_behalf_rows(uow: UnitOfWorkFactory, year: int, caller: Caller) -> l
                     "granted_at": r.granted_at.isoformat(),
                 }
             )
-        detail = {"list": "on_behalf", "insurance_year": year}
-        action = Action.READ_SUBSIDIES.value
-        await work.audit.record(caller.actor, action, records=len(out), detail=detail)
-        await work.commit()
+    detail = {"list": "on_behalf", "insurance_year": year}
+    await record_read(uow, caller, Action.READ_SUBSIDIES, records=len(out), detail=detail)
     return out
 
 

@@ -25,6 +25,7 @@ COLUMNS = (
     "amount",
     "tax_serial",
     "granted_at",
+    "subsidy_id",
 )
 
 
@@ -50,6 +51,8 @@ async def subsidy_rows(
             "amount": fmt(r.amount),
             "tax_serial": r.tax_serial,
             "granted_at": r.granted_at.isoformat(),
+            # what POST /subsidies/{id}/paid takes (SPEC §7)
+            "subsidy_id": r.event_id,
         }
         for r in rows
     ]

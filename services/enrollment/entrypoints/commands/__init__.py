@@ -5,6 +5,7 @@
 * ``payments.py`` — ``consume-payments``, ``payments retry``: the tax bureau's payment feed.
 * ``staff.py`` — ``staff add|list|rotate-token|disable``: who may call the API (SPEC §8).
 * ``recovery.py`` — ``republish``, ``reconcile``: after a lost broker, and the cross-service check.
+* ``rollover.py`` — ``rollover --from Y --to Y+1``: next year's registrations before collection.
 
 Heavy imports happen inside each command, so ``enrollment --help`` stays quick.
 """
