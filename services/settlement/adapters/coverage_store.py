@@ -16,7 +16,12 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.settlement.adapters.dbutil import for_update, insert_ignore
-from services.settlement.adapters.tables import coverage_persons, pending_events, processed_events
+from services.settlement.adapters.tables import (
+    coverage_history,
+    coverage_persons,
+    pending_events,
+    processed_events,
+)
 from services.settlement.domain import projection
 from services.settlement.domain.projection import CoverageState
 from shared.events import Event
@@ -165,6 +170,18 @@ async def _save(conn: AsyncConnection, state: CoverageState, *, is_new: bool) ->
         "state": projection.to_json(state),
         "updated_at": datetime.now(UTC),
     }
+    # The history the as-of answers read; a version refolded by a rebuild keeps its first row.
+    await conn.execute(
+        insert_ignore(
+            conn,
+            coverage_history,
+            psn_no=state.psn_no,
+            version=state.version,
+            applied_at=values["updated_at"],
+            state=values["state"],
+            baseline=False,
+        )
+    )
     if is_new:
         await conn.execute(insert(coverage_persons).values(psn_no=state.psn_no, **values))
     else:

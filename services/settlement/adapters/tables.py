@@ -93,6 +93,20 @@ processed_events = Table(
     UniqueConstraint("psn_no", "stream_version", name="uq_processed_events_stream"),
 )
 
+# The projection as it stood after each change (SPEC §10 as-of): one row per person and version,
+# with the instant it was applied. Written with the change; never cleared, not by `settlement
+# rebuild` either, whose refold keeps the first row of a version: what the service answered then.
+# Migration 0005 took a ``baseline`` of every person then known (no history before it).
+coverage_history = Table(
+    "coverage_history",
+    metadata,
+    Column("psn_no", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+    Column("state", Text, nullable=False),
+    Column("baseline", Boolean, nullable=False, default=False),
+)
+
 pending_events = Table(
     "pending_events",
     metadata,

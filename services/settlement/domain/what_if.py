@@ -132,6 +132,7 @@ class Run:
     other_versions: int = 0  # claims settled under another file than the one in force now
     largest: list[Change] = field(default_factory=list)  # a min-heap of the top LARGEST
     _open: list[LedgerClaim] = field(default_factory=list)  # the person read last, maybe partly
+    _hashes: dict[int, str] = field(default_factory=dict)
 
     def feed(self, rows: Iterable[LedgerClaim]) -> None:
         """Rows ordered by person, each person's in settlement order; a person may continue in
@@ -160,19 +161,17 @@ class Run:
         rerun: Rerun | None = None
         for row in rows:
             rerun = read_line(row.claim)
-            claim, hospital, _ = rerun
-            med_type, total = str(claim.med_type), claim.medfee_sumamt
+            key = (rerun.claim.med_type, rerun.hospital.level)
             paid = _ledger_figures(row.delta)
-            ledger.tally(med_type, hospital.level).add(total, *paid)
+            ledger.tally(*key).add(rerun.claim.medfee_sumamt, *paid)
             policy = self.in_force(row.region, self.year)
-            if policy is not None and row.policy_sha256 not in (None, policy.sha256):
-                self.other_versions += 1
-            now_acc, now_paid = _run(policy, rerun, now_acc, now_side)
-            draft_acc, draft_paid = _run(self.draft, rerun, draft_acc, draft_side)
-            if now_paid != paid:
-                self.differing += 1
-            now_funds += sum(now_paid)
-            draft_funds += sum(draft_paid)
+            if row.policy_sha256 is not None and policy is not None:
+                self.other_versions += row.policy_sha256 != self._hash(policy)
+            now_acc, now_paid = _run(policy, rerun, key, now_acc, now_side)
+            draft_acc, draft_paid = _run(self.draft, rerun, key, draft_acc, draft_side)
+            self.differing += now_paid != paid
+            now_funds += now_paid[0] + now_paid[1] + now_paid[2]
+            draft_funds += draft_paid[0] + draft_paid[1] + draft_paid[2]
         assert rerun is not None  # a person comes with at least one claim
         coverage = rerun.coverage
         if policy is not None:
@@ -181,6 +180,13 @@ class Run:
         self.persons += 1
         self._note(Change(abs(draft_funds - now_funds), rows[0].psn_no, len(rows), now_funds,
                           draft_funds))  # fmt: skip
+
+    def _hash(self, policy: Policy) -> str:
+        # A policy's hash is a pydantic private attribute, slow to read a million times.
+        found = self._hashes.get(id(policy))
+        if found is None:
+            found = self._hashes[id(policy)] = policy.sha256
+        return found
 
     def merge(self, other: Run) -> None:
         """Add the tally of other persons (another worker's)."""
@@ -217,12 +223,12 @@ def _ledger_figures(delta: str) -> Paid:
     return basic, Decimal(d["catastrophic_paid"]), Decimal(d["assistance_paid"])
 
 
-def _run(policy: Policy | None, rerun: Rerun, acc: Accumulator, side: Side) -> tuple[
-    Accumulator, Paid
-]:  # fmt: skip
+def _run(
+    policy: Policy | None, rerun: Rerun, key: tuple[str, int], acc: Accumulator, side: Side
+) -> tuple[Accumulator, Paid]:
     """Adjudicate again on ``acc``; a refusal pays nothing and leaves the totals."""
     claim, hospital, coverage = rerun
-    tally = side.tally(str(claim.med_type), hospital.level)
+    tally = side.tally(*key)
     if policy is None:
         side.refused["NO_POLICY"] += 1
         tally.add(claim.medfee_sumamt, *_NOTHING)

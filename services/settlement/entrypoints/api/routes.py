@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
@@ -17,6 +17,7 @@ from services.settlement.entrypoints.api.schemas import (
     SettlementReadPublic,
 )
 from services.settlement.service_layer.answers import MAX_KEY_LENGTH, Answer
+from services.settlement.service_layer.as_of import coverage_as_of
 from shared.route_policy import POLICY_KEY
 from shared.text import PRINTABLE
 
@@ -32,6 +33,18 @@ NO_SETTLEMENT = "No settlement of this hospital with that id (SETTLEMENT_NOT_FOU
 Day = Annotated[
     date | None, Query(description="The date asked about (YYYY-MM-DD); default today in China.")
 ]
+
+AsOf = Annotated[
+    datetime | None,
+    Query(
+        description="An instant (ISO 8601; without a zone, China time): answer as the service "
+        "did then, from the events and settlements recorded up to it."
+    ),
+]
+AS_OF_REFUSED = (
+    "AS_OF_IN_FUTURE: as_of is later than now; AS_OF_UNAVAILABLE: earlier than the person's "
+    "kept history (404 UNKNOWN_PERSON when settlement had not heard of them then)."
+)
 
 
 def answers(
@@ -53,12 +66,19 @@ def _response(answer: Answer) -> Response:
 @coverage.get(
     "/persons/{psn_no}/coverage",
     response_model=None,  # the answer is documented, not re-validated (``responses``)
-    responses=answers(CoveragePublic, {404: UNKNOWN}),
+    responses=answers(CoveragePublic, {404: UNKNOWN, 422: AS_OF_REFUSED}),
 )
 async def coverage_by_psn_no(
-    psn_no: PsnNo, service: Service, _hospital: CurrentHospital, date: Day = None
+    psn_no: PsnNo,
+    service: Service,
+    _hospital: CurrentHospital,
+    date: Day = None,
+    as_of: AsOf = None,
 ) -> dict[str, Any]:
-    """Eligibility on ``date`` (default today), identity, accumulators, caps left (1101+5206)."""
+    """Eligibility on ``date`` (default today), identity, accumulators, caps left (1101+5206);
+    with ``as_of``, as the service answered at that instant (SPEC §10)."""
+    if as_of is not None:
+        return await coverage_as_of(service, psn_no, date, as_of)
     return await service.coverage(psn_no=psn_no, on=date)
 
 

@@ -58,7 +58,14 @@ class CoveragePublic(BaseModel):
     date_of_death: str | None
     settlement_deadline: str | None
     accumulators: AccumulatorsPublic
-    caps_remaining: CapsRemainingPublic
+    caps_remaining: CapsRemainingPublic | None = Field(
+        description="Null when no policy is in force for the person's region and the year."
+    )
+    policy: str | None = Field(description="The policy in force for the year (SPEC §10).")
+    policy_sha256: str | None = Field(description="The SHA-256 of that policy's file.")
+    as_of: str | None = Field(
+        None, description="Asked with ``as_of``: the instant answered for (UTC, ISO 8601)."
+    )
 
 
 class FundPaymentPublic(BaseModel):
@@ -102,6 +109,10 @@ class SettlementReadPublic(SettlementPublic):
     status: Literal["settled", "reversed"]
     settled_at: str
     reversed_at: str | None = None
+    policy: str | None = Field(
+        None, description="The policy it was settled under (null if settled before it was kept)."
+    )
+    policy_sha256: str | None = Field(None, description="The SHA-256 of that policy's file.")
 
 
 class ReversalPublic(BaseModel):
