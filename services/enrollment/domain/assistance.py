@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from services.enrollment.domain.calendar import Month
 from services.enrollment.domain.list_fields import RowCheck
-from services.enrollment.domain.list_files import ListSchema, RowError, read_rows
+from services.enrollment.domain.list_files import ListSchema, RowError, parse_rows
 from services.enrollment.domain.person import assistance_flag
 from services.enrollment.domain.state import PersonState
 from shared.events import EventPayload
@@ -65,19 +65,7 @@ def validate_row(row: int, values: dict[str, str]) -> AssistanceRow | list[RowEr
 
 def parse_assistance(data: bytes, filename: str = "", content_type: str = "") -> ParsedAssistance:
     """Every row of a monthly list; a person listed twice is refused on the later row."""
-    rows: list[AssistanceRow] = []
-    errors: list[RowError] = []
-    seen: dict[str, int] = {}
-    for number, values in read_rows(data, SCHEMA, filename, content_type):
-        result = validate_row(number, values)
-        if isinstance(result, list):
-            errors.extend(result)
-            continue
-        first = seen.setdefault(result.certno, number)
-        if first != number:
-            errors.append(RowError(number, "certno", f"the same certno is on row {first}"))
-            continue
-        rows.append(result)
+    rows, errors = parse_rows(data, SCHEMA, validate_row, filename, content_type)
     return ParsedAssistance(rows, errors)
 
 

@@ -30,7 +30,7 @@ from enum import StrEnum
 
 from services.enrollment.domain.errors import DomainError
 from services.enrollment.domain.list_fields import RowCheck
-from services.enrollment.domain.list_files import ListSchema, RowError, read_rows
+from services.enrollment.domain.list_files import ListSchema, RowError, parse_rows
 from services.enrollment.domain.person import Registration, RulesFor, premium_changes, register
 from services.enrollment.domain.state import PersonState, then
 from shared.events import CarriedOver, Category, EventPayload, Identity, IdentityChanged
@@ -109,19 +109,7 @@ def validate_row(row: int, values: dict[str, str]) -> CarryOverRow | list[RowErr
 
 def parse_carry_over(data: bytes, filename: str = "", content_type: str = "") -> ParsedCarryOver:
     """Every row of a department's list; a person listed twice is refused on the later row."""
-    rows: list[CarryOverRow] = []
-    errors: list[RowError] = []
-    seen: dict[str, int] = {}
-    for number, values in read_rows(data, SCHEMA, filename, content_type):
-        result = validate_row(number, values)
-        if isinstance(result, list):
-            errors.extend(result)
-            continue
-        first = seen.setdefault(result.certno, number)
-        if first != number:
-            errors.append(RowError(number, "certno", f"the same certno is on row {first}"))
-            continue
-        rows.append(result)
+    rows, errors = parse_rows(data, SCHEMA, validate_row, filename, content_type)
     return ParsedCarryOver(rows, errors)
 
 

@@ -22,8 +22,9 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from shared.errors import CodedError
 
@@ -173,6 +174,44 @@ def _find_header(
         raise ListFormatError(f"not a list: no header row naming the columns {wanted}")
     missing = [c for c in schema.required if c not in best]
     raise ListFormatError(f"header row lacks column(s): {', '.join(missing)}")
+
+
+class PersonRow(Protocol):
+    """A validated row naming a person: its row number and normalised certno."""
+
+    @property
+    def row(self) -> int: ...
+
+    @property
+    def certno(self) -> str: ...
+
+
+R = TypeVar("R", bound=PersonRow)
+
+
+def parse_rows(
+    data: bytes,
+    schema: ListSchema,
+    validate: Callable[[int, dict[str, str]], R | list[RowError]],
+    filename: str = "",
+    content_type: str = "",
+) -> tuple[list[R], list[RowError]]:
+    """Every row of a list of people, validated: the good rows, and every reason a bad one was
+    refused. A person listed twice is refused on the later rows (the first one counts)."""
+    rows: list[R] = []
+    errors: list[RowError] = []
+    seen: dict[str, int] = {}
+    for number, values in read_rows(data, schema, filename, content_type):
+        result = validate(number, values)
+        if isinstance(result, list):
+            errors.extend(result)
+            continue
+        first = seen.setdefault(result.certno, number)
+        if first != number:
+            errors.append(RowError(number, "certno", f"the same certno is on row {first}"))
+            continue
+        rows.append(result)
+    return rows, errors
 
 
 def read_rows(

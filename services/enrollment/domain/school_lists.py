@@ -26,7 +26,7 @@ from services.enrollment.domain.list_files import (
     ListSchema,
     RowError,
     decode_csv,
-    read_rows,
+    parse_rows,
     records,
 )
 from shared.events import Category, Identity
@@ -106,17 +106,5 @@ def parse_list(data: bytes, filename: str = "", content_type: str = "") -> Parse
     A certno listed twice in one file is refused on its later rows (the first one counts).
     Blank rows are skipped.
     """
-    rows: list[ListRow] = []
-    errors: list[RowError] = []
-    seen: dict[str, int] = {}
-    for number, values in read_rows(data, SCHEMA, filename, content_type):
-        result = validate_row(number, values)
-        if isinstance(result, list):
-            errors.extend(result)
-            continue
-        first = seen.setdefault(result.certno, number)
-        if first != number:
-            errors.append(RowError(number, "certno", f"the same certno is on row {first}"))
-            continue
-        rows.append(result)
+    rows, errors = parse_rows(data, SCHEMA, validate_row, filename, content_type)
     return ParsedList(rows, errors)
