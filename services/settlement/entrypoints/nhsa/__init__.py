@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from starlette.middleware import Middleware
 
 from services.settlement.entrypoints.api import deps
 from services.settlement.entrypoints.nhsa.gateway import PATH, GatewayFastPath, gateway_of
@@ -43,5 +44,7 @@ async def nhsa(request: Request) -> Response:
 
 def install(app: FastAPI) -> None:
     """Serve the gateway on ``app``: the fast path ahead of the router, and the route."""
-    app.add_middleware(GatewayFastPath)
+    # Innermost (next to the router), not outermost as add_middleware puts it: whatever the app
+    # wraps its calls in (counting, limits), before or after this line, wraps the gateway's too.
+    app.user_middleware.append(Middleware(GatewayFastPath))
     app.include_router(router)
