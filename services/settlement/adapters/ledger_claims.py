@@ -4,6 +4,13 @@ person, each person's in settlement order (the ledger's id), streamed in batches
 A worker reads a range of persons (``psn_no`` from ``lo`` up to ``hi``); ``person_bounds`` cuts
 the year into such ranges of about equal size, on person boundaries, so that no person is split
 between workers. Both queries walk the ledger's ``psn_no`` index.
+
+Every query runs on the driver's own connection, outside SQLAlchemy: its result rows cost as much
+as everything else a what-if does with a row but the adjudication, and on SQLite every
+SQLAlchemy transaction begins IMMEDIATE (``shared.db``), which would hold the write lock — and
+stop settlements — for as long as a what-if reads. SQLite is read through a read-only
+connection of the file's own, in the calling thread: a what-if worker's loop serves nothing
+else.
 """
 
 from __future__ import annotations
@@ -54,7 +61,7 @@ def _standing() -> Any:
 async def count(conn: AsyncConnection, year: int, regions: Sequence[str]) -> int:
     """How many settled, unreversed claims the year has (in the regions, if any)."""
     query = select(func.count()).select_from(ledger).where(_where(year, regions), _standing())
-    return int((await conn.execute(query)).scalar_one())
+    return int(await _value(conn, query) or 0)
 
 
 async def person_bounds(
@@ -70,7 +77,7 @@ async def person_bounds(
             .offset(claims * part // parts)
             .limit(1)
         )
-        cut = (await conn.execute(query)).scalar()
+        cut = await _value(conn, query)
         if cut is not None and (not cuts or cut > cuts[-1]):
             cuts.append(cut)
     edges: list[str | None] = [None, *cuts, None]
@@ -86,12 +93,13 @@ async def stream(
 ) -> AsyncIterator[list[LedgerClaim]]:
     """The claims of the persons in [lo, hi), in batches, ordered by person and settlement.
 
-    The query is SQLAlchemy's, run on the driver's own connection: SQLAlchemy's result rows cost
-    as much as everything else a what-if does with a row but the adjudication. Reversed
-    settlements (few) are read first and skipped here, which is cheaper than asking the
+    Reversed settlements (few) are read first and skipped here, which is cheaper than asking the
     database about every row.
     """
-    reversed_ids = await _reversed(conn, year)
+    reversals = select(ledger.c.setl_id).where(
+        ledger.c.insurance_year == year, ledger.c.entry_type == REVERSAL
+    )
+    reversed_ids = frozenset([row[0] async for rows in _rows(conn, reversals) for row in rows])
     query = (
         select(
             ledger.c.setl_id,
@@ -109,11 +117,12 @@ async def stream(
         yield [make(row[1:]) for row in rows if row[0] not in reversed_ids]
 
 
-async def _reversed(conn: AsyncConnection, year: int) -> frozenset[str]:
-    query = select(ledger.c.setl_id).where(
-        ledger.c.insurance_year == year, ledger.c.entry_type == REVERSAL
-    )
-    return frozenset((await conn.execute(query)).scalars())
+async def _value(conn: AsyncConnection, query: Any) -> Any:
+    # Closed at once: a half-read cursor would keep its transaction (and the connection) busy.
+    async with contextlib.aclosing(_rows(conn, query)) as batches:
+        async for rows in batches:
+            return rows[0][0] if rows else None
+    return None
 
 
 async def _rows(conn: AsyncConnection, query: Any) -> AsyncIterator[Sequence[Sequence[Any]]]:
@@ -127,8 +136,6 @@ async def _rows(conn: AsyncConnection, query: Any) -> AsyncIterator[Sequence[Seq
             while rows := await cursor.fetch(BATCH):
                 yield rows
         return
-    # SQLite: the file read directly, in this thread. A what-if worker's loop serves nothing
-    # else, and aiosqlite's hop to its own thread per batch cost a fifth of the read.
     with contextlib.closing(_read_only(conn.engine.url.database or "")) as reader:
         cursor = reader.execute(sql, params)
         while rows := cursor.fetchmany(BATCH):

@@ -4,6 +4,7 @@ to the fen), the split over processes, the migration's claim lines, and the refu
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import random
@@ -257,3 +258,18 @@ def test_drafts_are_found_by_name():
     with pytest.raises(WhatIfRefused) as refusal:
         load_draft("atlantis-2030", REGISTRY)
     assert refusal.value.code == "POLICY_NOT_FOUND"
+
+
+async def test_a_what_if_reading_does_not_hold_up_settlements(world, monkeypatch):
+    # On SQLite every SQLAlchemy transaction takes the write lock: the what-if reads around it.
+    from services.settlement.adapters import ledger_claims
+
+    await worked_examples(world)
+    monkeypatch.setattr(ledger_claims, "BATCH", 1)
+    async with world.engine.connect() as conn:
+        reading = ledger_claims.stream(conn, 2024, ())
+        assert len(await anext(reading)) == 1  # the read is open, mid-year
+        psn = await world.paid_person()
+        settled = await asyncio.wait_for(settle(world, world.level3, claim(psn)), 10)
+        assert settled["hifp_pay"] == "10560.00"
+        await reading.aclose()
