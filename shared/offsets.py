@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import OffsetOutOfRangeError
 from prometheus_client import Counter
-from sqlalchemy import Table, select
+from sqlalchemy import Table, case, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -104,7 +104,7 @@ class OffsetWatch:
         ]
         if losses:
             await self._lost(conn, losses)
-        await self._store(conn, {key: span.stop for key, span in spans.items()})
+        await self._store(conn, {key: span.stop for key, span in spans.items()}, reset=bool(losses))
 
     def due(self) -> bool:
         """Whether the idle-time probe is due."""
@@ -132,7 +132,8 @@ class OffsetWatch:
         if losses:
             async with engine.begin() as conn:
                 await self._lost(conn, losses)
-                await self._store(conn, {(x.topic, x.partition): x.found for x in losses})
+                ends = {(x.topic, x.partition): x.found for x in losses}
+                await self._store(conn, ends, reset=True)
         return losses
 
     async def _lost(self, conn: AsyncConnection, losses: list[Loss]) -> None:
@@ -148,7 +149,11 @@ class OffsetWatch:
         self.losses.inc()
         await self.on_loss(conn, losses)
 
-    async def _store(self, conn: AsyncConnection, ends: Mapping[Partition, int]) -> None:
+    async def _store(
+        self, conn: AsyncConnection, ends: Mapping[Partition, int], *, reset: bool = False
+    ) -> None:
+        """Upsert the stored ends: never lowered (a second, stale relay cannot move them back)
+        unless ``reset`` (a loss: the broker's log is shorter now)."""
         if not ends:
             return
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
@@ -158,10 +163,14 @@ class OffsetWatch:
             for (topic, partition), end in ends.items()
         ]
         statement = dialect.insert(self.table)
+        new, stored = statement.excluded.next_offset, self.table.c.next_offset
         await conn.execute(
             statement.on_conflict_do_update(
                 index_elements=["topic", "partition"],
-                set_={"next_offset": statement.excluded.next_offset, "updated_at": now},
+                set_={
+                    "next_offset": new if reset else case((new > stored, new), else_=stored),
+                    "updated_at": now,
+                },
             ),
             rows,
         )

@@ -12,11 +12,11 @@ short of a batch.
 
 from __future__ import annotations
 
-import functools
+import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 
 from services.enrollment import metrics
 from services.enrollment.adapters import republish
@@ -24,13 +24,14 @@ from services.enrollment.adapters.recovery_tables import relay_offsets
 from services.enrollment.adapters.tables import outbox, relay_position
 from shared import relay as shared_relay
 from shared.events import TOPIC_ENROLLMENT_EVENTS
-from shared.offsets import OffsetWatch
+from shared.offsets import Loss, LossHandler, OffsetWatch
 from shared.relay import OutboxMessage
 
 __all__ = ["ADVISORY_LOCK_KEY", "RELAY_NAME", "OutboxMessage", "OutboxRelay", "relay_status"]
 
 RELAY_NAME = "outbox"
 OFFSET_CHECK_SECONDS = 5.0  # how often an idle relay asks the broker whether its log is whole
+JOB_CHECK_SECONDS = 5.0  # how often an idle relay looks for a republish job opened elsewhere
 ADVISORY_LOCK_KEY = 7_114_201  # any constant shared by every enrollment relay
 METRICS = shared_relay.RelayMetrics(
     published=metrics.EVENTS_PUBLISHED,
@@ -56,14 +57,14 @@ class OutboxRelay(shared_relay.OutboxRelay):
         # The sessionmaker stays in the signature for the callers; the relay uses the engine.
         self.sessionmaker = sessionmaker
         events_topic = topics[0]  # the event store's topic (tests name their own)
+        refill = Refill(engine, options.get("batch_size", 500))
         watch = OffsetWatch(
             relay_offsets,
             [events_topic],
-            republish.on_broker_loss(events_topic),
+            refill.after(republish.on_broker_loss(events_topic)),
             metrics.BROKER_LOSSES,
             interval=offset_check_interval,
         )
-        refill = functools.partial(republish.step, engine, options.get("batch_size", 500))
         super().__init__(
             engine,
             bootstrap,
@@ -77,6 +78,37 @@ class OutboxRelay(shared_relay.OutboxRelay):
             refill=refill,
             **options,
         )
+
+
+class Refill:
+    """Feeds open republish jobs into the outbox, a batch per call (``republish.step``).
+
+    With no job open it looks again only every few seconds (a job ``enrollment republish``
+    opened in another process waits that long), so an idle relay does not lock the job table at
+    every poll; a loss this relay noticed wakes it at once.
+    """
+
+    def __init__(self, engine: AsyncEngine, batch_size: int) -> None:
+        self.engine = engine
+        self.batch_size = batch_size
+        self._quiet_until = 0.0
+
+    async def __call__(self) -> int:
+        if time.monotonic() < self._quiet_until:
+            return 0
+        queued = await republish.step(self.engine, self.batch_size)
+        if not queued:
+            self._quiet_until = time.monotonic() + JOB_CHECK_SECONDS
+        return queued
+
+    def after(self, handler: LossHandler) -> LossHandler:
+        """``handler``, then a wake-up."""
+
+        async def handle(conn: AsyncConnection, losses: list[Loss]) -> None:
+            await handler(conn, losses)
+            self._quiet_until = 0.0
+
+        return handle
 
 
 async def relay_status(sessionmaker: async_sessionmaker[Any]) -> dict[str, Any]:

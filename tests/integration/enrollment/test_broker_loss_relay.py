@@ -13,7 +13,9 @@ from sqlalchemy import func, select
 
 from services.enrollment import metrics
 from services.enrollment.adapters.recovery_tables import relay_offsets, republish_jobs
+from services.enrollment.bootstrap import migrate_async
 from shared import tansu
+from shared.db import make_engine, make_sessionmaker
 from shared.events import Event
 from tests.integration.enrollment.test_relay import (
     append,
@@ -34,12 +36,9 @@ def topic() -> str:
 
 
 @pytest.fixture
-async def database(sqlite_url):
-    from services.enrollment.bootstrap import migrate_async
-    from shared.db import make_engine, make_sessionmaker
-
-    await migrate_async(sqlite_url)
-    engine = make_engine(sqlite_url)
+async def database(db_url):
+    await migrate_async(db_url)
+    engine = make_engine(db_url)
     yield engine, make_sessionmaker(engine)
     await engine.dispose()
 
@@ -131,6 +130,10 @@ async def test_an_acknowledgement_below_the_stored_offset_is_a_loss(database, to
         await watch.record(conn, {(topic, 0): range(0, 3)})  # a new log: offsets from 0 again
     assert losses() == before + 1
     assert await stored_ends(engine, topic) == 3
+    stale = make_relay(engine, sessionmaker, "127.0.0.1:9", topic).watch  # never loaded the ends
+    async with engine.begin() as conn:
+        await stale.record(conn, {(topic, 0): range(1, 2)})
+    assert await stored_ends(engine, topic) == 3  # a stale relay does not move them back
     async with engine.connect() as conn:
         [job] = (await conn.execute(select(republish_jobs))).all()
     assert (job.topic, job.cause, job.from_position, job.finished_at) == (

@@ -191,31 +191,20 @@ async def test_the_commands_print_progress_and_say_when_settlement_cannot_be_ask
     engine = make_engine(sqlite_url)
     await write(make_sessionmaker(engine), {"PA": 2, "PB": 1})
     await drain(engine)
-    env = {
-        **os.environ,
-        "ENROLLMENT_DATABASE_URL": sqlite_url,
-        "STAFF_TOKEN_PRIVATE_KEY_FILE": "",
-        "SETTLEMENT_ACCESS_TOKEN": "",
-    }
-    env.pop("STAFF_TOKEN_PRIVATE_KEY_FILE")
-    done = subprocess.run(
-        [str(ENROLLMENT), "republish", "--from-position", "2"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    # No key to sign a token with and none given: settlement cannot be asked.
+    env = {k: v for k, v in os.environ.items() if k != "STAFF_TOKEN_PRIVATE_KEY_FILE"}
+    env |= {"ENROLLMENT_DATABASE_URL": sqlite_url, "SETTLEMENT_ACCESS_TOKEN": ""}
+
+    def enrollment(*arguments: str) -> subprocess.CompletedProcess[str]:
+        command = [str(ENROLLMENT), *arguments]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+    done = enrollment("republish", "--from-position", "2")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1].startswith("done: 2 events (positions 2..3) queued")
     assert [(e.psn_no, e.stream_version) for _, e in await drain(engine)] == [("PB", 1), ("PA", 2)]
 
-    refused = subprocess.run(
-        [str(ENROLLMENT), "reconcile", "--settlement-url", "http://127.0.0.1:9"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    refused = enrollment("reconcile", "--settlement-url", "http://127.0.0.1:9")
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "no token" in refused.stderr
     await engine.dispose()
