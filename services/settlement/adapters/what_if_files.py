@@ -40,7 +40,7 @@ def _facts(document: dict[str, Any]) -> list[tuple[str, str]]:
         ("Regions", ", ".join(document["regions"]) or "every region"),
         ("Policy in force", in_force),
         ("Draft", f"{document['draft']['name']} ({document['draft']['sha256'][:12]})"),
-        ("Claims re-run", f"{document['claims']:,} of {document['persons']:,} persons"),
+        ("Claims re-run", f"{document['claims']:,} claims of {document['persons']:,} persons"),
         ("In-force re-run differing from the ledger", f"{differing:,} claims"),
         ("Settled under another version of the file", f"{other:,} claims"),
     ]

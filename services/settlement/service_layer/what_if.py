@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from services.settlement.adapters import ledger_claims
 from services.settlement.domain.what_if import Run
@@ -89,25 +89,40 @@ async def what_if(
     """The report of ``year`` (the claims of ``regions``, or all) under the policy in force and
     ``draft``; ``WhatIfRefused`` ``NO_CLAIMS`` when there is nothing to run."""
     regions = tuple(regions)
-    engine = make_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            claims = await ledger_claims.count(conn, year, regions)
-            if not claims:
-                where = f" in region {', '.join(regions)}" if regions else ""
-                raise WhatIfRefused(
-                    "NO_CLAIMS", f"no settled, unreversed claim of {year}{where}: nothing to run"
-                )
-            parts = _parts(claims, workers)
-            bounds = await ledger_claims.person_bounds(conn, year, regions, claims, parts)
-    finally:
-        await engine.dispose()
-    shares = [(database_url, year, regions, lo, hi, policies, draft) for lo, hi in bounds]
+    # Planned in a thread too: on SQLite the reads run in the reading thread, and a server's
+    # event loop must not wait on them.
+    claims, bounds = await asyncio.to_thread(_plan, database_url, year, regions, workers)
+    if not claims:
+        where = f" in region {', '.join(regions)}" if regions else ""
+        raise WhatIfRefused(
+            "NO_CLAIMS", f"no settled, unreversed claim of {year}{where}: nothing to run"
+        )
+    shares = [Share(database_url, year, regions, lo, hi, policies, draft) for lo, hi in bounds]
     if len(shares) == 1:
-        run = await asyncio.to_thread(run_share, *shares[0])
+        run = await asyncio.to_thread(run_share, shares[0])
     else:
         run = await _in_processes(shares)
     return report(run, Selection(year, regions, policies.policies, draft))
+
+
+def _plan(
+    database_url: str, year: int, regions: tuple[str, ...], workers: int | None
+) -> tuple[int, list[tuple[str | None, str | None]]]:
+    """How many claims the year has, and the ranges of persons the workers take."""
+
+    async def plan() -> tuple[int, list[tuple[str | None, str | None]]]:
+        engine = make_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                claims = await ledger_claims.count(conn, year, regions)
+                if not claims:
+                    return 0, []
+                parts = _parts(claims, workers)
+                return claims, await ledger_claims.person_bounds(conn, year, regions, claims, parts)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(plan())
 
 
 def _parts(claims: int, workers: int | None) -> int:
@@ -116,46 +131,44 @@ def _parts(claims: int, workers: int | None) -> int:
     return max(1, workers if claims >= PARALLEL_FROM else 1)
 
 
-async def _in_processes(shares: list[tuple[Any, ...]]) -> Run:
+async def _in_processes(shares: list[Share]) -> Run:
     loop = asyncio.get_running_loop()
     # spawn, not fork: the caller may be a server with threads and open connections.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=len(shares), mp_context=context) as pool:
-        runs = await asyncio.gather(*(loop.run_in_executor(pool, run_share, *s) for s in shares))
+        runs = await asyncio.gather(*(loop.run_in_executor(pool, run_share, s) for s in shares))
     merged = runs[0]
     for other in runs[1:]:
         merged.merge(other)
     return merged
 
 
-def run_share(
-    database_url: str,
-    year: int,
-    regions: tuple[str, ...],
-    lo: str | None,
-    hi: str | None,
-    policies: PolicyRegistry,
-    draft: Policy,
-) -> Run:
-    """One worker: the persons in [lo, hi) read and run on a connection of its own."""
-    return asyncio.run(_share(database_url, year, regions, lo, hi, policies, draft))
+class Share(NamedTuple):
+    """What one worker runs: the persons in [lo, hi) of a year, in some regions."""
+
+    database_url: str
+    year: int
+    regions: tuple[str, ...]
+    lo: str | None
+    hi: str | None
+    policies: PolicyRegistry
+    draft: Policy
 
 
-async def _share(
-    database_url: str,
-    year: int,
-    regions: tuple[str, ...],
-    lo: str | None,
-    hi: str | None,
-    policies: PolicyRegistry,
-    draft: Policy,
-) -> Run:
-    run = Run(year, policies.find, draft)
-    engine = make_engine(database_url)
+def run_share(share: Share) -> Run:
+    """One worker: its persons read and run on a connection of its own (in a thread or a
+    process of its own: it runs its own event loop)."""
+    return asyncio.run(_share(share))
+
+
+async def _share(share: Share) -> Run:
+    run = Run(share.year, share.policies.find, share.draft)
+    engine = make_engine(share.database_url)
     try:
         async with engine.connect() as conn:
-            async for rows in ledger_claims.stream(conn, year, regions, lo, hi):
-                run.feed(rows)
+            rows = ledger_claims.stream(conn, share.year, share.regions, share.lo, share.hi)
+            async for batch in rows:
+                run.feed(batch)
     finally:
         await engine.dispose()
     return run.close()
