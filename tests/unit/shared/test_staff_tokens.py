@@ -149,3 +149,24 @@ def test_a_key_file_of_another_kind_is_refused(tmp_path):
     (tmp_path / "ec.pem").write_bytes(pem)
     with pytest.raises(ValueError, match="Ed25519"):
         staff_tokens.load_private_key(tmp_path / "ec.pem")
+
+
+def test_the_verifier_checks_a_token_once_and_its_expiry_every_time(monkeypatch):
+    verifier = staff_tokens.Verifier(KEY.public_key(), size=2)
+    token, _ = sign(KEY, "li.wei", "district", scope={"region": "3715"}, now=NOW)
+    calls = []
+    real = staff_tokens.verify
+    monkeypatch.setattr(staff_tokens, "verify", lambda *a, **k: calls.append(1) or real(*a, **k))
+    first = verifier.verify(token, now=NOW)
+    assert verifier.verify(token, now=NOW + timedelta(minutes=10)) == first
+    assert len(calls) == 1  # verified once
+    head, body, signature = _parts(token)
+    with pytest.raises(Unauthenticated):  # another string is verified, not looked up
+        verifier.verify(f"{head}.{body}x.{signature}", now=NOW)
+    with pytest.raises(Unauthenticated, match="expired"):
+        verifier.verify(token, now=NOW + timedelta(minutes=16))
+    with pytest.raises(Unauthenticated, match="expired"):  # and not kept once expired
+        verifier.verify(token, now=NOW + timedelta(minutes=16))
+    for n in range(3):  # a full memory starts again instead of growing
+        verifier.verify(sign(KEY, f"n{n}", "city", now=NOW)[0], now=NOW)
+    assert len(verifier._verified) <= 2
