@@ -51,7 +51,10 @@ def _moment(value: Any, day_ends: bool) -> datetime:
             return value
         # Claim times are wall-clock times in the city: an aware one is read in China Standard
         # Time, so the insurance year (the year of admission) is the hospital calendar's.
-        return value.astimezone(CHINA_STANDARD_TIME).replace(tzinfo=None)
+        try:
+            return value.astimezone(CHINA_STANDARD_TIME).replace(tzinfo=None)
+        except OverflowError:  # year 1 at +14:00, year 9999 at -12:00: beyond the calendar
+            raise ValueError(f"not a date-time of the calendar in China: {value}") from None
     if isinstance(value, date):
         # A date alone stands for the whole day: a discharge "on 1 March" is not before an
         # admission at 08:00 that day.
@@ -164,4 +167,3 @@ def _rejection(data: Mapping[str, Any], exc: ValidationError) -> Rejected:
     # Amounts parsed; their own rules still come before the dates (SPEC §5 order of checks).
     check_amounts(*(parse_amount(data[name]) for name in AMOUNT_FIELDS))
     return Rejected(RejectionCode.INVALID_DATES, "; ".join(time_errors))
-

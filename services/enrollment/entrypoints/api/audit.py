@@ -14,8 +14,11 @@ from services.enrollment.domain.staff import Action, Staff
 from services.enrollment.entrypoints.api.auth import require
 from services.enrollment.entrypoints.api.deps import SessionmakerDep
 from services.enrollment.entrypoints.api.schemas import ErrorPublic
+from shared.text import PRINTABLE
 
 router = APIRouter(prefix="/api/v1", tags=["staff"])
+
+MAX_ID = 2**63 - 1  # the log's BIGINT ids
 
 INSTANT = "A date (YYYY-MM-DD: the whole day) or an ISO 8601 instant (UTC when no offset)."
 
@@ -37,14 +40,17 @@ def _bound(raw: str | None, name: str, *, end: bool) -> datetime | None:
         return None
     try:
         if len(raw) == 10:
-            day = date.fromisoformat(raw) + timedelta(days=1 if end else 0)
-            return datetime.combine(day, time(), UTC)
+            day = date.fromisoformat(raw)
+            if end and day == date.max:
+                return None  # through the calendar's last day: no bound at all
+            return datetime.combine(day + timedelta(days=1 if end else 0), time(), UTC)
         instant = datetime.fromisoformat(raw)
-    except ValueError:
+        # In UTC, as the log keeps it (year 1 at +14:00 is before the calendar: refused).
+        return (instant if instant.tzinfo else instant.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
         raise RequestValidationError(
             [{"loc": ("query", name), "msg": "not a date or an ISO 8601 instant"}]
         ) from None
-    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
 @router.get(
@@ -61,9 +67,9 @@ async def read_audit(
     _staff: Annotated[Staff, Depends(require(Action.READ_AUDIT))],
     from_: Annotated[str | None, Query(alias="from", description=INSTANT, max_length=40)] = None,
     to: Annotated[str | None, Query(description=INSTANT, max_length=40)] = None,
-    actor: Annotated[str | None, Query(max_length=64)] = None,
-    psn_no: Annotated[str | None, Query(max_length=32)] = None,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    actor: Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)] = None,
+    psn_no: Annotated[str | None, Query(max_length=32, pattern=PRINTABLE)] = None,
+    after_id: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> Any:
     query = AuditQuery(

@@ -26,6 +26,7 @@ from services.enrollment.service_layer.school_lists import ImportBy, import_rows
 from services.enrollment.service_layer.subsidy_list import COLUMNS as SUBSIDY_COLUMNS
 from services.enrollment.service_layer.subsidy_list import subsidy_rows
 from services.enrollment.service_layer.unmatched import unmatched_rows
+from shared.text import PRINTABLE
 
 router = APIRouter(prefix="/api/v1", tags=["collection"])
 
@@ -167,7 +168,8 @@ async def subsidy_list(
     caller: Annotated[Caller, Depends(acting(Action.READ_SUBSIDIES))],
     format: Annotated[Format, Query(description="csv or json")] = Format.JSON,
     status: Annotated[
-        str, Query(description="payable, pending_policy, paid_by_government or all")
+        str,
+        Query(description="payable, pending_policy, paid_by_government or all", pattern=PRINTABLE),
     ] = "payable",
 ) -> Response:
     rows = await subsidy_rows(uow, year, caller, None if status == "all" else status)

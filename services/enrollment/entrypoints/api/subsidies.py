@@ -18,6 +18,7 @@ from services.enrollment.entrypoints.api.auth import acting
 from services.enrollment.entrypoints.api.deps import EnrollmentDep, UnitOfWorkDep
 from services.enrollment.entrypoints.api.schemas import ErrorPublic
 from services.enrollment.service_layer import subsidies
+from shared.text import NO_NUL, PRINTABLE
 
 router = APIRouter(prefix="/api/v1/subsidies", tags=["special persons"])
 
@@ -34,7 +35,9 @@ class Payout(BaseModel):
 
     paid_on: date = Field(description="The day it was paid (not in the future).")
     reference: str = Field(
-        description="The payment's reference (bank or treasury voucher).", min_length=1
+        description="The payment's reference (bank or treasury voucher).",
+        min_length=1,
+        pattern=NO_NUL,
     )
 
 
@@ -83,7 +86,9 @@ async def on_behalf(
     summary="Record that a subsidy was paid out (payable → paid)",
 )
 async def paid(
-    subsidy_id: Annotated[str, Path(description="The subsidy's id.", max_length=36)],
+    subsidy_id: Annotated[
+        str, Path(description="The subsidy's id.", max_length=36, pattern=PRINTABLE)
+    ],
     body: Payout,
     uow: UnitOfWorkDep,
     enrollment: EnrollmentDep,

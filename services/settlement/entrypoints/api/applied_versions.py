@@ -14,7 +14,9 @@ from pydantic import BaseModel
 
 from services.settlement.adapters import applied_versions
 from services.settlement.entrypoints.api.staff_auth import OpsAction, require_staff
+from shared.http_errors import ErrorPublic
 from shared.staff_tokens import StaffClaims
+from shared.text import PRINTABLE
 
 router = APIRouter(prefix="/ops", tags=["operations"])
 
@@ -35,17 +37,10 @@ class AppliedVersionsPage(BaseModel):
     next_after: str | None
 
 
-class Refusal(BaseModel):
-    """A refusal (SPEC §6)."""
-
-    code: str
-    message: str
-
-
 REFUSALS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Refusal, "description": "No valid staff access token."},
-    403: {"model": Refusal, "description": "The role may not read settlement's figures."},
-    422: {"model": Refusal, "description": "A query parameter is not valid."},
+    401: {"model": ErrorPublic, "description": "No valid staff access token."},
+    403: {"model": ErrorPublic, "description": "The role may not read settlement's figures."},
+    422: {"model": ErrorPublic, "description": "A query parameter is not valid."},
 }
 
 
@@ -53,8 +48,8 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
 async def list_applied_versions(
     request: Request,
     _staff: Annotated[StaffClaims, Depends(require_staff(OpsAction.READ))],
-    after: Annotated[str, Query(max_length=64)] = "",
-    through: Annotated[str | None, Query(max_length=64)] = None,
+    after: Annotated[str, Query(max_length=64, pattern=PRINTABLE)] = "",
+    through: Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
 ) -> AppliedVersionsPage:
     """The persons with ``after < psn_no <= through`` and their last applied stream version."""

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
+from pydantic import AfterValidator
 
 from services.settlement.entrypoints.api import deps
 from services.settlement.entrypoints.api.deps import CurrentHospital, JsonBody, Service, get_service
@@ -17,7 +18,7 @@ from services.settlement.entrypoints.api.schemas import (
     SettlementReadPublic,
 )
 from services.settlement.service_layer.answers import MAX_KEY_LENGTH, Answer
-from services.settlement.service_layer.as_of import coverage_as_of
+from services.settlement.service_layer.as_of import coverage_as_of, instant
 from shared.route_policy import POLICY_KEY
 from shared.text import PRINTABLE
 
@@ -34,12 +35,25 @@ Day = Annotated[
     date | None, Query(description="The date asked about (YYYY-MM-DD); default today in China.")
 ]
 
+
+def _in_the_calendar(moment: datetime | None) -> datetime | None:
+    """An ``as_of`` the calendar holds in UTC too (the first hours of year 1 at +08:00 or +14:00
+    are before it): refused as invalid, not left to overflow in the query."""
+    if moment is not None:
+        try:
+            instant(moment)
+        except OverflowError:
+            raise ValueError("as_of is before the calendar's first instant in UTC") from None
+    return moment
+
+
 AsOf = Annotated[
     datetime | None,
     Query(
         description="An instant (ISO 8601; without a zone, China time): answer as the service "
         "did then, from the events and settlements recorded up to it."
     ),
+    AfterValidator(_in_the_calendar),
 ]
 AS_OF_REFUSED = (
     "AS_OF_IN_FUTURE: as_of is later than now; AS_OF_UNAVAILABLE: earlier than the person's "
