@@ -165,10 +165,16 @@ class SpecialRecords:
         query = select(c.psn_no).where(c.psn_no > after).order_by(c.psn_no).limit(limit)
         return list((await self.session.execute(query)).scalars())
 
-    async def flag_registration(
-        self, psn_no: str, year: int, flag: str, detail: str, actor: str, now: datetime
+    async def flag_registrations(
+        self,
+        psn_nos: Sequence[str],
+        year: int,
+        flag: str,
+        detail: str,
+        actor: str,
+        now: datetime,
     ) -> None:
-        """Flag a registration (e.g. ``out_of_window``) in the registration's transaction."""
+        """Flag registrations (e.g. ``out_of_window``) in the registrations' transaction."""
         await self.recorder.insert(
             registration_flags,
             [
@@ -180,6 +186,7 @@ class SpecialRecords:
                     "flagged_by": actor,
                     "flagged_at": now,
                 }
+                for psn_no in psn_nos
             ],
         )
 

@@ -158,8 +158,8 @@ async def handle_register(
     action = Action.REGISTER_LATE if late else Action.REGISTER
     await uow.audit.record(caller.actor, action.value, psn_no=psn_no, detail=detail)
     if late:
-        await uow.special.flag_registration(
-            psn_no, cmd.insurance_year, OUT_OF_WINDOW, WINDOW_NOTE, caller.event_actor, utcnow()
+        await uow.special.flag_registrations(
+            [psn_no], cmd.insurance_year, OUT_OF_WINDOW, WINDOW_NOTE, caller.event_actor, utcnow()
         )
     log.info("registered %s (%s) for %d", psn_no, mask(certno), cmd.insurance_year)
     return RegisterResult(psn_no, created=True, person=person, out_of_window=late)

@@ -187,10 +187,9 @@ async def _import_chunk(
         if outside and new:
             late.append(new[0].psn_no)
     await uow.events.append_many(new_events)
-    for psn_no in late:
-        await uow.special.flag_registration(
-            psn_no, year, OUT_OF_WINDOW, WINDOW_NOTE, by.caller.event_actor, now
-        )
+    await uow.special.flag_registrations(
+        late, year, OUT_OF_WINDOW, WINDOW_NOTE, by.caller.event_actor, now
+    )
     await _audit_chunk(uow, by, year, len(chunk), registered, existing, len(errors))
     return registered, existing, len(late), errors
 

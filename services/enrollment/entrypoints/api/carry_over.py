@@ -7,6 +7,7 @@ scope (a department's source, a district's region).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -20,6 +21,8 @@ from services.enrollment.entrypoints.api.deps import EnrollmentDep, UnitOfWorkDe
 from services.enrollment.entrypoints.api.schemas import ErrorPublic
 from services.enrollment.entrypoints.api.uploads import read_upload
 from services.enrollment.service_layer import carry_over
+from services.enrollment.service_layer.persons import Context
+from services.enrollment.service_layer.unit_of_work import UnitOfWorkFactory
 
 router = APIRouter(prefix="/api/v1/carry-over", tags=["special persons"])
 
@@ -114,6 +117,22 @@ async def upload(
     return await carry_over.upload(uow, year, department, parsed, caller)
 
 
+@dataclass(frozen=True)
+class ListYear:
+    """What the list's routes work on: the year, the units of work, the handlers' context."""
+
+    year: int
+    uow: UnitOfWorkFactory
+    ctx: Context
+
+
+def list_year(year: Year, uow: UnitOfWorkDep, enrollment: EnrollmentDep) -> ListYear:
+    return ListYear(year, uow, enrollment.context)
+
+
+ListYearDep = Annotated[ListYear, Depends(list_year)]
+
+
 @router.get(
     "/{year}",
     response_model=CarryOverPublic,
@@ -121,12 +140,9 @@ async def upload(
     summary="The year's merged carry-over list: status, counts, conflicts",
 )
 async def read(
-    year: Year,
-    uow: UnitOfWorkDep,
-    enrollment: EnrollmentDep,
-    caller: Annotated[Caller, Depends(acting(Action.READ_CARRY_OVER))],
+    on: ListYearDep, caller: Annotated[Caller, Depends(acting(Action.READ_CARRY_OVER))]
 ) -> Any:
-    return await carry_over.read(uow, year, caller, enrollment.context)
+    return await carry_over.read(on.uow, on.year, caller, on.ctx)
 
 
 @router.post(
@@ -136,12 +152,9 @@ async def read(
     summary="The district submits the merged list to the city (no conflicts left)",
 )
 async def submit(
-    year: Year,
-    uow: UnitOfWorkDep,
-    enrollment: EnrollmentDep,
-    caller: Annotated[Caller, Depends(acting(Action.SUBMIT_CARRY_OVER))],
+    on: ListYearDep, caller: Annotated[Caller, Depends(acting(Action.SUBMIT_CARRY_OVER))]
 ) -> Any:
-    return await carry_over.submit(uow, year, caller, enrollment.context)
+    return await carry_over.submit(on.uow, on.year, caller, on.ctx)
 
 
 @router.post(
@@ -152,9 +165,6 @@ async def submit(
     description="Freezing again changes nothing and answers the same.",
 )
 async def freeze(
-    year: Year,
-    uow: UnitOfWorkDep,
-    enrollment: EnrollmentDep,
-    caller: Annotated[Caller, Depends(acting(Action.FREEZE_CARRY_OVER))],
+    on: ListYearDep, caller: Annotated[Caller, Depends(acting(Action.FREEZE_CARRY_OVER))]
 ) -> Any:
-    return await carry_over.freeze(uow, year, caller, enrollment.context)
+    return await carry_over.freeze(on.uow, on.year, caller, on.ctx)
