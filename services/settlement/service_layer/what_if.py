@@ -3,9 +3,9 @@ draft, side by side — for ``settlement what-if`` and ``GET /api/v1/ops/what-if
 
 The year is cut into ranges of persons (``ledger_claims.person_bounds``); each range is read and
 run by one worker (``run_share``: its own database connection, in a process of its own when the
-year is large enough to pay for one), and the workers' tallies are merged. One core runs about
-25,000 claims a second through both policies; a million claims take two processes half a
-minute (``bench/what_if.py``).
+year is large enough to pay for one), and the workers' tallies are merged. A claim costs about
+50 µs of CPU, 30 of them the two adjudications: a million claims are about a minute of CPU,
+shared by the workers (``bench/what_if.py``, docs/performance.md).
 """
 
 from __future__ import annotations
