@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.settlement import migrations
 from services.settlement.adapters import hospitals
 from services.settlement.bootstrap import bootstrap
+from services.settlement.engine import PolicyError, PolicyRegistry
 from services.settlement.service_layer import rebuild as rebuilding
 from services.settlement.service_layer import verify as verifying
 from services.settlement.settings import Settings
@@ -69,6 +70,10 @@ def serve(host: str, port: int, workers: int, no_consumer: bool) -> None:
 
     configure_logging("settlement")
     settings = _settings()
+    try:  # overlapping policy files: refuse to start, naming both (SPEC §10)
+        PolicyRegistry.load(settings.policy)
+    except PolicyError as exc:
+        raise click.ClickException(f"INVALID_POLICY: {exc}") from None
     migrations.upgrade(settings.database_url)
     if workers > 1:
         # Several workers share the port; the consumer runs as `settlement consume` then.

@@ -144,3 +144,22 @@ def test_overlapping_files_stop_the_service_from_starting(tmp_path):
     with pytest.raises(PolicyError) as error:
         bootstrap(settings)
     assert "liaocheng-2024.toml" in str(error.value) and str(clash) in str(error.value)
+
+
+def test_serve_refuses_to_start_naming_both_files(tmp_path):
+    from click.testing import CliRunner
+
+    from services.settlement.entrypoints.cli import cli
+
+    clash = liunan_file(tmp_path)
+    clash.write_text(
+        clash.read_text(encoding="utf-8").replace('["4502"]', '["3715"]'), encoding="utf-8"
+    )
+    env = {
+        "SETTLEMENT_DATABASE_URL": f"sqlite:///{tmp_path}/s.db",
+        "SETTLEMENT_POLICY": f"liaocheng-2024,{clash}",
+    }
+    result = CliRunner().invoke(cli, ["serve", "--port", "1"], env=env)
+    assert result.exit_code == 1
+    assert "INVALID_POLICY" in result.output and str(clash) in result.output
+    assert "liaocheng-2024.toml" in result.output and "overlap" in result.output
