@@ -28,7 +28,12 @@ def instant(moment: datetime) -> datetime:
     """An aware instant; a time without a zone is China's wall-clock time, as claims' are."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=CHINA_STANDARD_TIME)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 in China is before the first UTC instant Python has
+        raise InvalidRequest(
+            "INVALID_REQUEST", f"as_of {moment.isoformat()}: out of range"
+        ) from None
 
 
 async def coverage_as_of(

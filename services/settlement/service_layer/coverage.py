@@ -47,7 +47,8 @@ def coverage_answer(
             cover.settlement_deadline.isoformat() if cover.settlement_deadline else None
         ),
         accumulators=acc.to_dict(),
-        caps_remaining=None if policy is None else yuan(caps_remaining(policy, acc)),
+        # No policy, no caps: an empty object, so a reader iterating over the caps still can.
+        caps_remaining={} if policy is None else yuan(caps_remaining(policy, acc)),
         # Added by SPEC §10 (after every field of before): the policy the year is settled under.
         policy=None if policy is None else policy.name,
         policy_sha256=None if policy is None else policy.sha256,

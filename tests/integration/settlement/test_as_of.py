@@ -174,5 +174,6 @@ async def test_over_http_a_time_without_a_zone_is_china_time(live):
     assert found.json()["as_of"] == (naive - timedelta(hours=8)).replace(tzinfo=UTC).isoformat()
     later = await ask(as_of=(datetime.now(UTC) + timedelta(days=1)).isoformat())
     assert later.status_code == 422 and later.json()["code"] == "AS_OF_IN_FUTURE"
-    garbled = await ask(as_of="yesterday")
-    assert garbled.status_code == 422 and garbled.json()["code"] == "INVALID_REQUEST"
+    for wrong in ("yesterday", "0001-01-01T00:00:00"):  # the second: before UTC's first instant
+        garbled = await ask(as_of=wrong)
+        assert garbled.status_code == 422 and garbled.json()["code"] == "INVALID_REQUEST"

@@ -17,6 +17,7 @@ from services.settlement.adapters.tables import ledger
 from services.settlement.bootstrap import bootstrap
 from services.settlement.engine import PolicyError, Rejected, load_policy
 from services.settlement.engine.policy import POLICY_DIR
+from services.settlement.entrypoints.fhir.resources import eligibility_response
 from services.settlement.settings import Settings
 from tests.support.sample_events import Stream, claim
 
@@ -63,7 +64,10 @@ async def test_a_person_of_a_region_without_a_policy_is_refused_no_policy(world)
     assert await rows(world) == 0
     cover = await world.service.coverage(psn_no=psn, on=date(2024, 3, 1))
     assert (cover["eligible"], cover["code"]) == (False, "NO_POLICY")
-    assert cover["caps_remaining"] is None and cover["policy"] is None
+    assert cover["caps_remaining"] == {} and cover["policy"] is None
+    # Readers of the answer keep working: FHIR's eligibility response says why, with no caps.
+    fhir = json.loads(eligibility_response(cover, ["benefits"]))
+    assert fhir["error"][0]["code"]["coding"][0]["code"] == "NO_POLICY"
 
 
 async def test_a_year_beyond_the_files_is_no_policy_but_2027_settles_on_2024s_figures(world):

@@ -58,8 +58,8 @@ class CoveragePublic(BaseModel):
     date_of_death: str | None
     settlement_deadline: str | None
     accumulators: AccumulatorsPublic
-    caps_remaining: CapsRemainingPublic | None = Field(
-        description="Null when no policy is in force for the person's region and the year."
+    caps_remaining: CapsRemainingPublic | dict[str, Yuan] = Field(
+        description="Empty ({}) when no policy is in force for the person's region and the year."
     )
     policy: str | None = Field(description="The policy in force for the year (SPEC §10).")
     policy_sha256: str | None = Field(description="The SHA-256 of that policy's file.")
