@@ -9,16 +9,21 @@ instead. ``InternalErrors`` is the last resort for a real bug.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
 from pydantic import BaseModel, Field
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 log = logging.getLogger(__name__)
+
+Respond = Callable[[int, str, str], Response]
+"""A service's refusal: (status, code, message) → its ``{"code", "message"}`` response."""
 
 FRAMEWORK_CODES = {
     400: "INVALID_REQUEST",
@@ -98,3 +103,18 @@ class InternalErrors:
             log.exception("unexpected error answering %s %s", scope["method"], scope["path"])
             answer = JSONResponse({"code": "INTERNAL_ERROR", "message": self.message}, 500)
             await answer(scope, receive, send)
+
+
+def install(app: Starlette, respond: Respond, failed: str) -> None:
+    """Answer the framework's refusals with ``respond`` (the service's own refusal body) and a
+    handler's unexpected error with a logged 500 ``INTERNAL_ERROR`` saying ``failed``."""
+    app.add_middleware(InternalErrors, message=failed)
+
+    async def framework(_: Request, exc: Exception) -> Response:
+        # An unknown route, a method the route does not take, a body that cannot be parsed.
+        answer = framework_refusal(exc)  # type: ignore[arg-type]  # registered for HTTPException
+        response = respond(answer.status, answer.code, answer.message)
+        response.headers.update(answer.headers)
+        return response
+
+    app.add_exception_handler(HTTPException, framework)

@@ -64,8 +64,8 @@ def _document(operation: dict[str, Any], policy: route_policy.Policy | None) -> 
         generic.append(422)
     for status in generic:
         responses.setdefault(str(status), {"description": GENERIC[status]})
-    for status, answer in responses.items():
-        if not status.isdigit() or int(status) < 400:
+    for key, answer in responses.items():
+        if not key.isdigit() or int(key) < 400:
             continue
         content = answer.get("content", {})
         schema = content.get("application/json", {}).get("schema", {})

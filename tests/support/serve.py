@@ -13,12 +13,14 @@ from shared import tansu
 
 
 @contextlib.contextmanager
-def served(app: Any, port: int | None = None) -> Iterator[str]:
-    """Serve ``app`` (its lifespan runs) until the block ends; yields its base URL."""
+def served(app: Any, port: int | None = None, **options: Any) -> Iterator[str]:
+    """Serve ``app`` (its lifespan runs) until the block ends; yields its base URL. ``options``
+    go to ``uvicorn.Config`` (``loop="uvloop", http="httptools"`` as ``settlement serve``)."""
     port = port or tansu.free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, access_log=False, **options
     )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

@@ -7,14 +7,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
 
 from services.enrollment.adapters.recorders import ConcurrencyConflict
 from services.enrollment.domain.errors import DomainError
 from services.enrollment.domain.list_files import ListFormatError
 from services.enrollment.entrypoints.api.uploads import UploadRefused
+from shared import http_errors
 from shared.certno import redact
-from shared.http_errors import InternalErrors, framework_refusal
 from shared.text import pattern_reason
 
 STATUS_BY_CODE = {
@@ -52,15 +51,7 @@ def _describe(errors: list[dict[str, Any]]) -> str:
 def install(app: FastAPI) -> None:
     """Register the handlers that turn exceptions into error bodies; a handler's unexpected
     error is a logged 500 ``INTERNAL_ERROR`` (``shared.http_errors.InternalErrors``)."""
-    app.add_middleware(InternalErrors, message="the enrollment service failed; retry later")
-
-    @app.exception_handler(HTTPException)
-    async def _framework(_: Request, exc: HTTPException) -> JSONResponse:
-        # An unknown route, a method the route does not take, a body that cannot be parsed.
-        answer = framework_refusal(exc)
-        response = error(answer.status, answer.code, answer.message)
-        response.headers.update(answer.headers)
-        return response
+    http_errors.install(app, error, "the enrollment service failed; retry later")
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -16,6 +13,7 @@ from services.settlement.errors import InvalidRequest
 from services.settlement.service_layer.answers import Answer
 from services.settlement.service_layer.settlements import SettlementService
 from shared import route_policy
+from shared.json_body import NotJson, loads
 
 HOSPITAL_KEY = route_policy.Policy("hospital")
 """Hospital routes: the caller is the hospital whose API key is the bearer token."""
@@ -43,31 +41,12 @@ route_policy.mark(current_hospital, HOSPITAL_KEY)
 CurrentHospital = Annotated[Hospital, Depends(current_hospital)]
 
 
-# A UTF-16 surrogate escaped in a JSON string: a pair is a character beyond the BMP (an emoji),
-# a lone one is no character at all.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-
-
 def parse_json(body: bytes) -> Any:
     """The body as JSON; decimals stay exact (a float would lose fen)."""
     try:
-        document = json.loads(body, parse_float=Decimal)
-    except ValueError:  # not JSON, not UTF-8, or an integer of more than 4300 digits
-        raise InvalidRequest("INVALID_REQUEST", "the body is not JSON") from None
-    except RecursionError:  # arrays or objects nested deeper than the parser goes
-        raise InvalidRequest("INVALID_REQUEST", "the body is JSON nested too deeply") from None
-    if _SURROGATE_ESCAPE.search(body) and not _is_text(document):
-        # A lone surrogate cannot be hashed, stored or answered as UTF-8: not text at all.
-        raise InvalidRequest("INVALID_REQUEST", "the body holds a lone surrogate (\\uD800-\\uDFFF)")
-    return document
-
-
-def _is_text(document: Any) -> bool:
-    try:
-        json.dumps(document, ensure_ascii=False, default=str).encode()
-    except UnicodeEncodeError:
-        return False
-    return True
+        return loads(body)
+    except NotJson as exc:
+        raise InvalidRequest("INVALID_REQUEST", str(exc)) from None
 
 
 async def json_body(request: Request) -> Any:

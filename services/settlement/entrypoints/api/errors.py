@@ -7,11 +7,10 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
 
 from services.settlement.errors import Conflict, InvalidRequest, NotFound, Unauthenticated
+from shared import http_errors
 from shared.errors import CodedError
-from shared.http_errors import InternalErrors, framework_refusal
 
 log = logging.getLogger(__name__)
 
@@ -42,19 +41,11 @@ def error_response(exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     """Map refusals and unexpected errors to HTTP on ``app``."""
-    app.add_middleware(InternalErrors, message=FAILED)
+    http_errors.install(app, refusal, FAILED)
 
     @app.exception_handler(CodedError)
     async def _coded(_: Request, exc: CodedError) -> JSONResponse:
         return error_response(exc)
-
-    @app.exception_handler(HTTPException)
-    async def _framework(_: Request, exc: HTTPException) -> JSONResponse:
-        # An unknown route, a method the route does not take: coded like every refusal.
-        answer = framework_refusal(exc)
-        response = refusal(answer.status, answer.code, answer.message)
-        response.headers.update(answer.headers)
-        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,7 +10,6 @@ the HIS API's codes.
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -22,6 +21,7 @@ from pydantic import ValidationError
 from services.settlement.engine.claim import MedType
 from services.settlement.engine.region import Region
 from services.settlement.errors import InvalidRequest
+from shared import json_body
 
 SYSTEM = "urn:resident-medical-insurance"
 MED_TYPE_SYSTEM = f"{SYSTEM}:med_type"
@@ -36,9 +36,9 @@ class InvalidResource(InvalidRequest):
 def resource(body: bytes, expected: str, model: Any) -> Any:
     """The body as a validated resource of type ``expected``."""
     try:
-        document = json.loads(body, parse_float=Decimal)
-    except ValueError:
-        raise InvalidResource("INVALID_RESOURCE", "the body is not JSON") from None
+        document = json_body.loads(body)
+    except json_body.NotJson as exc:
+        raise InvalidResource("INVALID_RESOURCE", str(exc)) from None
     if not isinstance(document, dict) or document.get("resourceType") != expected:
         raise InvalidResource("INVALID_RESOURCE", f"the body must be a {expected} resource")
     try:

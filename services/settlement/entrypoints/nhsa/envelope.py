@@ -12,10 +12,10 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from services.settlement.errors import InvalidRequest
+from shared import json_body
 from shared.errors import CodedError
 
 FIELDS = (
@@ -66,9 +66,9 @@ def invalid_envelope(message: str) -> InvalidRequest:
 def parse(body: bytes) -> Envelope:
     """The envelope of a request body; ``INVALID_ENVELOPE`` names what is wrong."""
     try:
-        document = json.loads(body, parse_float=Decimal)
-    except ValueError:
-        raise invalid_envelope("the body is not JSON") from None
+        document = json_body.loads(body)
+    except json_body.NotJson as exc:
+        raise invalid_envelope(str(exc)) from None
     if not isinstance(document, dict):
         raise invalid_envelope("the body must be a JSON object (the platform's envelope)")
     fields: dict[str, str] = {}
