@@ -7,9 +7,10 @@ In order, it
 2. starts ``enrollment serve`` on :8001 and ``settlement serve`` on :8002, each with a SQLite file
    under ``var/`` unless ``ENROLLMENT_DATABASE_URL`` / ``SETTLEMENT_DATABASE_URL`` say otherwise
    (each ``serve`` applies its migrations at start), and waits until each answers ``/healthz``;
-3. runs ``settlement hospitals demo`` and ``enrollment staff add --name admin`` (a new token on
-   every start; the staff-token key pair is made once under ``var/``) and prints a banner: the
-   URLs, the broker, the demo hospital's key, the demo admin's token and a curl line to start from.
+3. runs ``settlement hospitals demo`` and ``enrollment staff add --name admin`` (a new token and
+   console password on every start; the staff-token key pair is made once under ``var/``) and
+   prints a banner: the URLs, the broker, the demo hospital's key, the demo admin's token, the
+   ops consoles and their login, and a curl line to start from.
 
 Every child's output is printed under its name. Ctrl-C (or SIGTERM) stops every child and exits 0;
 if a child stops on its own, the others are stopped too and the exit status is 1.
@@ -25,6 +26,7 @@ import asyncio
 import importlib
 import json
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -110,6 +112,7 @@ class Stack:
     databases: dict[str, str]  # service name → database URL
     demo_key: str | None = None
     admin_token: str | None = None
+    admin_password: str | None = None  # the demo admin's console login (SPEC §10)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -141,6 +144,9 @@ def start_stack(supervisor: Supervisor, args: argparse.Namespace) -> Stack:
     _create_topics(supervisor, bootstrap)
 
     env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+    # Each ops console links the other (and the settlement console logs in at enrollment's).
+    env["CONSOLE_SETTLEMENT_URL"] = f"http://{{host}}:{args.settlement_port}/console"
+    env["CONSOLE_ENROLLMENT_URL"] = f"http://{{host}}:{args.enrollment_port}/console"
     for service in services:
         default = f"sqlite:///{args.var_dir.resolve() / service.name}.db"
         env[service.database_env] = os.environ.get(service.database_env) or default
@@ -167,8 +173,13 @@ def start_stack(supervisor: Supervisor, args: argparse.Namespace) -> Stack:
     enrollment = next((s for s in services if s.name == "enrollment"), None)
     if enrollment and "staff add" in enrollment.commands():
         admin = ["staff", "add", "--name", "admin", "--role", "admin", "--rotate-if-exists"]
+        # A fresh console password every start, like the token (read from stdin, never argv).
+        stack.admin_password = secrets.token_urlsafe(12)
+        admin.append("--password-stdin")
         stack.admin_token = _last_line(
-            supervisor.run("enrollment", [enrollment.script(), *admin], env)
+            supervisor.run(
+                "enrollment", [enrollment.script(), *admin], env, stdin=stack.admin_password + "\n"
+            )
         )
     return stack
 
@@ -271,6 +282,10 @@ def banner(stack: Stack) -> str:
         lines.append(f"  demo hospital key: {stack.demo_key}")
     if stack.admin_token:
         lines.append(f"  demo admin token: {stack.admin_token}")
+    if stack.admin_password and "enrollment" in {s.name for s in stack.services}:
+        consoles = "  ".join(f"{s.url(stack.host)}/console" for s in stack.services)
+        lines.append(f"  ops consoles: {consoles}")
+        lines.append(f"    log in as admin, password {stack.admin_password}")
     names = {s.name: s for s in stack.services}
     year = date.today().year
     if "enrollment" in names:

@@ -81,16 +81,25 @@ class Supervisor:
 
     # -- children -----------------------------------------------------------------------------
 
-    def _spawn(self, name: str, argv: Sequence[str], env: Mapping[str, str] | None) -> Child:
+    def _spawn(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None,
+        stdin: str | None = None,
+    ) -> Child:
         process = subprocess.Popen(
             list(argv),
             cwd=self.cwd,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        if stdin is not None and process.stdin is not None:  # e.g. a password, never an argument
+            process.stdin.write(stdin.encode())
+            process.stdin.close()
         lines: list[str] = []
         pump = threading.Thread(target=self._pump, args=(name, process, lines), daemon=True)
         pump.start()
@@ -106,9 +115,10 @@ class Supervisor:
         argv: Sequence[str],
         env: Mapping[str, str] | None = None,
         timeout: float = 120.0,
+        stdin: str | None = None,
     ) -> list[str]:
-        """Run a one-shot command to completion; returns its output lines."""
-        child = self._spawn(name, argv, env)
+        """Run a one-shot command to completion (``stdin`` written to it); its output lines."""
+        child = self._spawn(name, argv, env, stdin)
         try:
             returncode = child.process.wait(timeout)
         except subprocess.TimeoutExpired:

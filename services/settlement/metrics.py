@@ -17,6 +17,11 @@ FUND_PAID = Counter(
     " reversals (entry), in yuan",
     ["fund", "entry"],
 )
+HTTP_REQUESTS = Counter(
+    "settlement_http_requests",
+    "HTTP answers by method, route template and status (shared.prometheus.CountRequests)",
+    ["method", "route", "status"],
+)
 ADJUDICATION_SECONDS = Histogram(
     "settlement_adjudication_seconds",
     "Time to settle one claim: lock, adjudicate, ledger, commit",

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     console_enrollment_url: str = Field(
         "http://{host}:8001/console", validation_alias="CONSOLE_ENROLLMENT_URL"
     )
+    # Read by prometheus_client itself: with several uvicorn workers, each writes its samples in
+    # this (empty at start) directory and /metrics sums them (shared.prometheus).
+    prometheus_multiproc_dir: Path | None = Field(None, validation_alias="PROMETHEUS_MULTIPROC_DIR")
     console_cookie_domain: str | None = Field(
         None,
         validation_alias="CONSOLE_COOKIE_DOMAIN",

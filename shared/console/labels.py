@@ -90,6 +90,10 @@ LABELS: dict[str, tuple[str, str]] = {
         "“{value}” is not a choice for {name}: the default.",
         "{name} 不能取“{value}”，按默认值显示。",
     ),
+    "note.what_if_refused": (
+        "The what-if was refused: {code}: {message}",
+        "测算被拒绝：{code}：{message}",
+    ),
     "note.summary_stale": (
         "The ledger was busy: figures are as of the last summary.",
         "账本繁忙，数据截至上次汇总。",
@@ -207,7 +211,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "{backlog} messages not yet published; oldest {oldest}.",
         "{backlog} 条消息尚未发送；最早 {oldest}。",
     ),
-    "text.policy": ("Policy (name or TOML file)", "政策（名称或 TOML 文件）"),
+    "text.policy": ("Draft policy (its name)", "草案政策（名称）"),
     # enrollment pages
     "nav.registrations": ("Registrations", "参保登记"),
     "nav.collection": ("Premium collection", "保费征收"),
@@ -252,9 +256,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "category.university": ("university", "大学生"),
     "category.resident": ("resident", "城乡居民"),
     "identity.ordinary": ("ordinary (no longer special)", "普通（已退出）"),
-    "identity.destitute": ("destitute (特困)", "特困人员"),
+    "identity.destitute": ("destitute", "特困人员"),
     "identity.orphan": ("orphan", "孤儿"),
-    "identity.subsistence": ("subsistence allowance (低保)", "低保对象"),
+    "identity.subsistence": ("subsistence allowance", "低保对象"),
     "identity.severe_disability": ("severe disability", "重度残疾人"),
     "identity.low_income_elderly": ("low-income elderly", "低收入老年人"),
     "identity.low_income_minor": ("low-income minor", "低收入未成年人"),

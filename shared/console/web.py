@@ -29,7 +29,7 @@ from urllib.parse import urlencode, urlsplit
 
 import jinja2
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from shared.china_time import CHINA_STANDARD_TIME
 from shared.console.labels import LANGUAGES, translate
@@ -44,7 +44,7 @@ LANG_COOKIE = "console_lang"
 
 
 class LoginRequired(Exception):
-    """No valid session: 401, a page that sends the browser on to the login page ``url``."""
+    """No valid session: a browser is sent to the login page ``url`` (303), others get 401."""
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
@@ -282,8 +282,12 @@ class Console:
 
         @app.exception_handler(LoginRequired)
         async def _login(request: Request, exc: LoginRequired) -> Response:
-            # 401, as every route answers a caller without credentials; the page moves the
-            # browser on to the login form at once (a meta refresh: no script needed).
+            # A browser asking for a page goes on to the login form; any other client gets the
+            # 401 every route answers a caller without credentials (its page links the form).
+            if "text/html" in request.headers.get("accept", ""):
+                response: Response = RedirectResponse(exc.url, status_code=303)
+                self.secure(response)
+                return response
             response = self.page(request, "login_needed.html", viewer=None, status=401, to=exc.url)
             response.headers["WWW-Authenticate"] = "Bearer"
             return response

@@ -4,6 +4,7 @@ Kafka, the banner's demo key works, and Ctrl-C leaves no process behind."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -107,6 +108,16 @@ async def test_a_registration_reaches_kafka_and_ctrl_c_stops_every_process(stack
         # persons.register_late when the year's registration window has closed (issue 11)
         assert registered["action"] in {"persons.register", "persons.register_late"}
         assert registered["psn_no"] == psn_no
+
+    # The banner's console login (SPEC §10) opens both ops consoles with one session.
+    password = re.search(r"log in as admin, password (\S+)", stack.output)[1]
+    async with httpx.AsyncClient(base_url=stack.enrollment_url, timeout=10) as browser:
+        form = await browser.get("/console/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)[1]
+        data = {"username": "admin", "password": password, "csrf": csrf}
+        assert (await browser.post("/console/login", data=data)).status_code == 303
+        assert (await browser.get("/console/registrations")).status_code == 200
+        assert (await browser.get(f"{stack.settlement_url}/console/pipeline")).status_code == 200
 
     assert stack.interrupt() == 0, stack.output
     leftovers = {p: c for p, c in children.items() if alive(p) and command_line(p) == c}

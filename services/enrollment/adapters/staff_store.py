@@ -159,6 +159,10 @@ class StaffStore:
         await self._update(name, token_hash=token_hash(token))
         return token
 
+    async def set_password(self, name: str, password: str) -> None:
+        """A new login password for ``name`` (stored as its argon2id hash)."""
+        await self._update(name, password_hash=hash_password(password))
+
     async def disable(self, name: str, *, now: datetime) -> StaffMember:
         """Disable ``name`` (its token and logins are refused); disabling twice keeps the date."""
         member = await self.by_name(name, lock=True)

@@ -72,7 +72,8 @@ async def add_staff(
     """Register ``staff`` and return its token.
 
     ``rotate_if_exists``: when the name exists with the same role and scope, rotate its token
-    instead (``make run``'s demo admin, every start); a different role or scope still refuses.
+    (and set ``password``, if given) instead (``make run``'s demo admin, every start); a
+    different role or scope still refuses.
     """
     now = datetime.now(UTC)
     async with sessionmaker() as session, session.begin():
@@ -80,6 +81,8 @@ async def add_staff(
         existing = await store.by_name(staff.name, lock=True) if rotate_if_exists else None
         if existing is not None and existing.staff == staff:
             token = await store.rotate_token(staff.name)
+            if password is not None:  # a setup script's login (make run's console) follows it
+                await store.set_password(staff.name, password)
             action = STAFF_ROTATED
         else:
             token = await store.add(staff, now=now, password=password)

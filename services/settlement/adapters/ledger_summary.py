@@ -12,8 +12,10 @@ up is exact because ledger ids come from a sequence that a writer draws inside i
 holding the table's ROW EXCLUSIVE lock: ``LOCK TABLE ledger IN SHARE MODE`` waits for every such
 writer to end, so once it is granted, every id up to ``max(id)`` is committed or never will be.
 That lock is held for one ``SELECT max(id)`` only (new settlements wait a few milliseconds for
-it); the rows up to that id are then summed in a second transaction, under the position row's
-lock so that two processes never add the same rows twice. SQLite serialises writers anyway.
+it; it is not asked for when no row was posted since the last catch-up, and given up after
+``LOCK_TIMEOUT_MS``); the rows up to that id are then summed in a second transaction, under the
+position row's lock so that two processes never add the same rows twice. SQLite serialises
+writers anyway.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ summary_position = Table(
 )
 
 NAME = "ledger_daily"
+LOCK_TIMEOUT_MS = 200
 
 
 def _sum_sql(dialect: str) -> str:
@@ -112,16 +115,41 @@ def _sum_sql(dialect: str) -> str:
     """  # noqa: S608
 
 
+async def _nothing_new(engine: AsyncEngine) -> int | None:
+    """The id summed up to when no ledger row past it is committed yet, else None (one round
+    trip, no lock).
+
+    Safe to stop on: every row at or below the summed id was committed when it was summed (the
+    lock below saw to it), so a row in flight now has a higher id and is summed next time.
+    """
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT (SELECT last_id FROM ledger_summary_position WHERE name = :name),"
+                    " (SELECT max(id) FROM ledger)"
+                ),
+                {"name": NAME},
+            )
+        ).one()
+    summed, newest = row
+    if newest is None or (summed is not None and summed >= newest):
+        return int(summed or 0)
+    return None
+
+
 async def _settled_upto(engine: AsyncEngine) -> int | None:
     """The highest ledger id below which every row is committed or never will be (None: the
-    lock was not granted in time; try later)."""
+    lock was not granted in time; try later). New settlements wait behind this lock request, so
+    it gives up quickly rather than hold them (an autovacuum of the ledger holds a conflicting
+    lock until it is cancelled for us, a second later)."""
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            await conn.execute(text("SET LOCAL lock_timeout = '2s'"))
+            await conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'"))
             try:
                 await conn.execute(text("LOCK TABLE ledger IN SHARE MODE"))
             except DBAPIError:
-                log.warning("ledger summary: the ledger lock was not granted in 2 s; later")
+                log.info("ledger summary: the ledger lock was not granted at once; later")
                 return None
         return int(await conn.scalar(text("SELECT coalesce(max(id), 0) FROM ledger")) or 0)
 
@@ -129,6 +157,9 @@ async def _settled_upto(engine: AsyncEngine) -> int | None:
 async def catch_up(engine: AsyncEngine) -> int | None:
     """Add the ledger rows not yet summed to ``ledger_daily``; returns the id summed up to, or
     None when the ledger lock was not granted in time (the summary stays as it was)."""
+    summed = await _nothing_new(engine)
+    if summed is not None:
+        return summed
     upto = await _settled_upto(engine)
     async with engine.begin() as conn:
         after = await _position(conn)

@@ -19,6 +19,7 @@ from services.settlement.engine import PolicyError, PolicyRegistry
 from services.settlement.service_layer import rebuild as rebuilding
 from services.settlement.service_layer import verify as verifying
 from services.settlement.settings import Settings
+from shared import prometheus
 from shared.db import make_engine
 from shared.logging import configure as configure_logging
 
@@ -93,7 +94,14 @@ def serve(host: str, port: int, workers: int, no_consumer: bool) -> None:
 
 
 @click.command()
-def consume() -> None:
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=0,
+    show_default=True,
+    help="answer Prometheus's /metrics on this port (0: not at all)",
+)
+def consume(metrics_port: int) -> None:
     """Fold enrollment.events into the coverage projection until stopped (SIGTERM/SIGINT); the
     dead letters' outbox relay runs in the same process."""
     configure_logging("settlement")
@@ -101,6 +109,8 @@ def consume() -> None:
     if not settings.kafka_bootstrap_servers:
         raise click.ClickException("KAFKA_BOOTSTRAP_SERVERS is not set")
     migrations.upgrade(settings.database_url)
+    if metrics_port:  # its lag, gaps and dead letters, for Prometheus (docker-compose)
+        prometheus.serve(metrics_port)
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -180,7 +180,8 @@ def test_settlement_serves_with_two_workers_and_consumes_in_its_own_process():
     consume = SERVICES["settlement-consumer"]["command"]
     assert serve[:2] == ["settlement", "serve"] and "--no-consumer" in serve
     assert serve[serve.index("--workers") + 1] == "2"
-    assert consume == ["settlement", "consume"]
+    # the consumer answers Prometheus on a port of its own (it has no HTTP server otherwise)
+    assert consume == ["settlement", "consume", "--metrics-port", "9102"]
     assert environment("settlement-consumer") == environment("settlement")
     assert SERVICES["settlement-consumer"]["build"] == SERVICES["settlement"]["build"]
     # every option named in compose is one the real commands accept

@@ -25,8 +25,10 @@ from services.enrollment.entrypoints.api import (
     session,
     subsidies,
 )
+from services.enrollment.metrics import HTTP_REQUESTS
 from services.enrollment.settings import Settings
 from shared.logging import RedactIds
+from shared.prometheus import CountRequests
 
 log = logging.getLogger(__name__)
 REDACT_IDS = RedactIds()  # one instance: a logger keeps a filter once however many apps are made
@@ -90,6 +92,7 @@ def create_app(settings: Settings | None = None, *, run_relay: bool = True) -> F
         dependencies=[auth.default_deny()],
     )
     errors.install(app)
+    app.add_middleware(CountRequests, counter=HTTP_REQUESTS)  # every answer (the 5xx alert)
     auth.install(app)  # 401/403/429 of the staff dependencies (SPEC §8)
     for router in ROUTERS:
         app.include_router(router)

@@ -17,11 +17,14 @@ LOGIN = "/console/login"
 
 def settlement_console(request: Request) -> str:
     """Settlement's console, as the browser should reach it."""
-    return peer_url(request.app.state.settings.console_settlement_url, request).rstrip("/")
+    settings = getattr(request.app.state, "settings", None)  # set once the app has started
+    template = getattr(settings, "console_settlement_url", "http://{host}:8002/console")
+    return peer_url(template, request).rstrip("/")
 
 
 def _cookie_domain(request: Request) -> str | None:
-    return request.app.state.settings.console_cookie_domain  # type: ignore[no-any-return]
+    settings = getattr(request.app.state, "settings", None)
+    return getattr(settings, "console_cookie_domain", None)
 
 
 CONSOLE = Console(

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from services.settlement.bootstrap import bootstrap
@@ -21,11 +21,14 @@ from services.settlement.entrypoints.api import (
     routes,
     staff_auth,
 )
+from services.settlement.entrypoints.api.fast import PATH as SETTLE_PATH
 from services.settlement.entrypoints.api.fast import SettleFastPath
 from services.settlement.entrypoints.api.ops_statements import router as statements_router
 from services.settlement.entrypoints.api.ops_whatif import router as what_if_router
+from services.settlement.metrics import HTTP_REQUESTS
 from services.settlement.settings import Settings
 from shared.db import is_sqlite
+from shared.prometheus import CountRequests, exposition
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,8 @@ def create_app(settings: Settings | None = None, *, run_consumer: bool = False) 
     errors.install(app)
     staff_auth.install(app)  # 401/403 of the staff routes (SPEC §8)
     app.add_middleware(SettleFastPath)  # the settle call, ahead of the router
+    # Every answer counted (the 5xx alert), the fast path's too: outermost, added last.
+    app.add_middleware(CountRequests, counter=HTTP_REQUESTS, extra=(SETTLE_PATH,))
     app.include_router(routes.coverage, prefix="/api/v1")
     app.include_router(routes.settlements, prefix="/api/v1")
     nhsa.install(app)  # POST /api/nhsa/v1, the national platform's envelope (SPEC §9)
@@ -86,7 +91,7 @@ def create_app(settings: Settings | None = None, *, run_consumer: bool = False) 
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
 
     staff_auth.document_policies(app)  # x-policy on every operation of the OpenAPI document
     openapi.install(app)  # the claim's schema, every refusal of every operation

@@ -162,7 +162,8 @@ async def funds(request: Request, viewer: Reader) -> HTMLResponse:
         fmt=yuan,
         empty=t("chart.empty"),
     )
-    last = min(date(first.year, 12, 31), max(today, next_month(first) - timedelta(days=1)))
+    month_end = next_month(first) - timedelta(days=1)
+    last = month_end if today < first else min(month_end, today)  # no line into the future
     whole = [january + timedelta(days=n) for n in range((last - january).days + 1)]
     cumulated = svg.line_chart(
         [d.strftime("%m-%d") for d in whole],

@@ -8,7 +8,6 @@ asked with the session's token, so the browser needs no ``Authorization`` header
 
 from __future__ import annotations
 
-import contextlib
 from typing import Annotated
 
 import httpx
@@ -30,6 +29,7 @@ from services.settlement.service_layer.hospital_statements import month_statemen
 from shared.china_time import china_today
 from shared.console.params import (
     Column,
+    Note,
     next_month,
     page_of,
     read_choice,
@@ -122,7 +122,8 @@ async def what_if(request: Request, viewer: Reader) -> Response:
 
 
 async def _report(request: Request, viewer: Viewer, year: int, policy: str) -> Response:
-    """The staff route's own answer (HTML report), asked in-process with the session's token."""
+    """The staff route's own answer (HTML report), asked in-process with the session's token;
+    a refusal (an unknown draft, a year without claims) is shown on the form's page."""
     transport = httpx.ASGITransport(app=request.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
         answer = await client.get(
@@ -131,16 +132,29 @@ async def _report(request: Request, viewer: Viewer, year: int, policy: str) -> R
             headers={"Authorization": f"Bearer {viewer.token}"},
             timeout=120,
         )
-    response = Response(
-        answer.content,
-        status_code=answer.status_code,
-        media_type=answer.headers.get("content-type", "text/html"),
-    )
+    if answer.status_code != 200:
+        refusal = _refusal(answer)
+        return page(
+            request,
+            "what_if.html",
+            viewer,
+            [Note("note.what_if_refused", refusal)],
+            heading="nav.what_if",
+            year=year,
+            policy=policy,
+        )
+    response = Response(answer.content, media_type=answer.headers.get("content-type"))
     Console.secure(response)
     # The report is self-contained: its own inline styles, charts as inline SVG, no script.
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
     )
-    with contextlib.suppress(KeyError):
-        response.headers["Content-Disposition"] = answer.headers["content-disposition"]
     return response
+
+
+def _refusal(answer: httpx.Response) -> dict[str, str]:
+    try:
+        body = answer.json()
+        return {"code": str(body["code"]), "message": str(body["message"])}
+    except (ValueError, KeyError, TypeError):
+        return {"code": str(answer.status_code), "message": answer.text[:200]}
