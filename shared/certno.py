@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from shared.china_time import china_today
+
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 _SHAPE = re.compile(r"^\d{17}[\dX]$")
@@ -46,7 +48,7 @@ def parse(raw: str, *, today: date | None = None) -> Certno:
         born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError as exc:
         raise InvalidCertno("certno birth date is not a real date") from exc
-    if born > (today or date.today()):
+    if born > (today or china_today()):
         raise InvalidCertno("certno birth date is in the future")
     if check_character(value[:17]) != value[17]:
         raise InvalidCertno("certno check character does not match")

@@ -33,6 +33,7 @@ from services.enrollment.service_layer import unit_of_work
 from services.enrollment.service_layer.subsidies import with_subsidies
 from services.enrollment.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.certno import mask
+from shared.china_time import china_today
 from shared.events import Event, EventPayload, Identity, utcnow
 
 log = logging.getLogger(__name__)
@@ -61,11 +62,12 @@ def new_psn_no() -> str:
 
 @dataclass(frozen=True)
 class Context:
-    """What handlers need besides the unit of work: premium rules and the calendar (``now`` is
-    the business time of the events handlers write)."""
+    """What handlers need besides the unit of work: premium rules and the calendar (``today``
+    is China's date, whatever the server's zone; ``now`` is the business time of the events
+    handlers write)."""
 
     rules_for: domain.RulesFor
-    today: Callable[[], date] = date.today
+    today: Callable[[], date] = china_today
     now: Callable[[], datetime] = utcnow
 
 
