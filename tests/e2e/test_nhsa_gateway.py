@@ -193,6 +193,7 @@ def test_the_his_api_answers_in_chinese_when_asked(stack):
     }  # fmt: skip
     with stack.http(**{"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}) as his:
         preview = his.post("/api/v1/settlements/preview", json=body).json()
+        assert "setl_proc_info" in preview, preview
         settled = his.post("/api/v1/settlements", json=body, headers={"Idempotency-Key": "zh-1"})
     assert (
         preview["setl_proc_info"][-1]
