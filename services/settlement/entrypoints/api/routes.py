@@ -17,6 +17,7 @@ from services.settlement.entrypoints.api.schemas import (
     SettlementPublic,
     SettlementReadPublic,
 )
+from services.settlement.errors import InvalidRequest
 from services.settlement.service_layer.answers import MAX_KEY_LENGTH, Answer
 from services.settlement.service_layer.as_of import coverage_as_of, instant
 from shared.route_policy import POLICY_KEY
@@ -42,7 +43,7 @@ def _in_the_calendar(moment: datetime | None) -> datetime | None:
     if moment is not None:
         try:
             instant(moment)
-        except OverflowError:
+        except InvalidRequest:
             raise ValueError("as_of is before the calendar's first instant in UTC") from None
     return moment
 
