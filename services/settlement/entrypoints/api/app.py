@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None, *, run_consumer: bool = False) 
     staff_auth.install(app)  # 401/403 of the staff routes (SPEC §8)
     app.add_middleware(SettleFastPath)  # the settle call, ahead of the router
     # Every answer counted (the 5xx alert), the fast path's too: outermost, added last.
-    app.add_middleware(CountRequests, counter=HTTP_REQUESTS, extra=(SETTLE_PATH,))
+    app.add_middleware(CountRequests, counter=HTTP_REQUESTS, extra=(SETTLE_PATH, nhsa.PATH))
     app.include_router(routes.coverage, prefix="/api/v1")
     app.include_router(routes.settlements, prefix="/api/v1")
     nhsa.install(app)  # POST /api/nhsa/v1, the national platform's envelope (SPEC §9)
