@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -27,6 +27,39 @@ def make_consumer(bootstrap: str, *topics: str, group_id: str, **kwargs: Any) ->
     kwargs.setdefault("enable_auto_commit", False)
     kwargs.setdefault("auto_offset_reset", "earliest")
     return AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=group_id, **kwargs)
+
+
+async def rewind_shrunk(
+    consumer: AIOKafkaConsumer, consumed: dict[TopicPartition, int]
+) -> list[TopicPartition]:
+    """Read again from the beginning each assigned partition whose log now ends before the offset
+    the consumer got to; returns those partitions.
+
+    ``consumed`` is, per partition, the offset after the last message handled; the partitions
+    rewound leave it. Kafka answers a fetch past a log's end with OffsetOutOfRange, which
+    ``auto_offset_reset`` handles; Tansu answers with no records and the new, lower high-water
+    mark. So a consumer whose topic was deleted and created again (or whose broker lost its log
+    while its group survived) would wait at its old offset and, once the new log grew past it,
+    skip the new log's start for good. A high-water mark below what was consumed can only be a
+    new log; the consumers here are idempotent, so what they already applied is dropped.
+    """
+    shrunk = []
+    for tp in consumer.assignment():
+        high, done = consumer.highwater(tp), consumed.get(tp)
+        if high is not None and done is not None and high < done:
+            log.warning(
+                "%s[%d] now ends at offset %d, before the %d consumed: a new log; reading it"
+                " again from the beginning",
+                tp.topic,
+                tp.partition,
+                high,
+                done,
+            )
+            shrunk.append(tp)
+            del consumed[tp]
+    if shrunk:
+        await consumer.seek_to_beginning(*shrunk)
+    return shrunk
 
 
 async def ensure_topics(

@@ -31,7 +31,7 @@ from services.enrollment.service_layer.payments import (
 )
 from services.enrollment.service_layer.unit_of_work import UnitOfWorkFactory
 from shared.events import TOPIC_TAX_PAYMENTS
-from shared.kafka import ensure_topics, make_consumer
+from shared.kafka import ensure_topics, make_consumer, rewind_shrunk
 
 log = logging.getLogger(__name__)
 
@@ -116,12 +116,16 @@ class PaymentConsumer:
         # committed batch after batch in the order polled, each only after its own commit
         # and its predecessors'.
         in_flight: deque[_InFlight] = deque()
+        polled: dict[Any, int] = {}  # per partition, the offset after the last message polled
         try:
             while not self._stopping.is_set():
                 batches = await consumer.getmany(
                     timeout_ms=0 if in_flight else 500, max_records=self.batch_size
                 )
                 records = [r for part in batches.values() for r in part]
+                polled.update({tp: part[-1].offset + 1 for tp, part in batches.items() if part})
+                # A topic created again is read from its start, not from our old offset.
+                await rewind_shrunk(consumer, polled)
                 while in_flight and in_flight[0].task.done():
                     await self._finish(consumer, in_flight.popleft())
                 if not records:

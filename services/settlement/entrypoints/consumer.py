@@ -22,7 +22,7 @@ from services.settlement import metrics
 from services.settlement.adapters import coverage_store, dead_letters
 from services.settlement.adapters.tables import outbox
 from shared.events import Event, dlq
-from shared.kafka import ensure_topics, make_consumer
+from shared.kafka import ensure_topics, make_consumer, rewind_shrunk
 from shared.relay import OutboxRelay
 
 log = logging.getLogger(__name__)
@@ -132,6 +132,7 @@ async def _consume(
                 log.warning("offset commit refused after a rebalance; going on")
             async with engine.connect() as conn:
                 metrics.GAPS_WAITING.set(await coverage_store.gaps_waiting(conn))
+        await rewind_shrunk(consumer, positions)  # a topic created again: its start not skipped
         _record_lag(consumer, positions)
 
 
