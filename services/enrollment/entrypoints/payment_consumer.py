@@ -20,6 +20,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka.errors import CommitFailedError
+
 from services.enrollment.service_layer.payments import (
     DLQ_TOPIC,
     Incoming,
@@ -156,7 +158,13 @@ class PaymentConsumer:
         """Wait for a batch's transaction; once it committed, commit its Kafka offsets."""
         outcome = await batch.task
         # The database has committed: now, and only now, the offsets.
-        await consumer.commit(batch.offsets)
+        try:
+            await consumer.commit(batch.offsets)
+        except CommitFailedError:
+            # The group rebalanced (a consumer joined or left, a broker that forgot the group):
+            # whoever owns the partition now reads again from the last committed offset, and
+            # the serials make that harmless. Restarting would only rebalance the group again.
+            log.warning("offset commit refused after a rebalance; going on")
         self.totals.add(outcome)
         # At most every few seconds: waiting refunds are rare, the query is not free.
         clock = asyncio.get_running_loop().time()
