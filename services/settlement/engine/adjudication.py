@@ -215,11 +215,9 @@ def _inpatient(
             ),
         )
     )
-    cap = policy.basic.annual_cap
-    return deductible, _capped(
-        policy_scope, deductible, terms.ratio, "shared annual cap", cap,
-        cap - accumulator.basic_paid, lines,
-    )  # fmt: skip
+    return deductible, _shared_cap(
+        policy, accumulator, policy_scope, deductible, terms.ratio, lines
+    )
 
 
 def _chronic(
@@ -236,11 +234,7 @@ def _chronic(
             f"diagnosis {claim.dise_codg or '(none)'} is not on the chronic-disease list",
         )
     lines.append((receipt.chronic_treatment, (claim.dise_codg,)))
-    cap = policy.basic.annual_cap
-    return ZERO, _capped(
-        policy_scope, ZERO, rules.ratio, "shared annual cap", cap,
-        cap - accumulator.basic_paid, lines,
-    )  # fmt: skip
+    return ZERO, _shared_cap(policy, accumulator, policy_scope, ZERO, rules.ratio, lines)
 
 
 def _general(
@@ -272,6 +266,22 @@ def _accident(
     return deductible, _capped(
         policy_scope, deductible, rules.ratio, "accident outpatient annual cap", rules.annual_cap,
         rules.annual_cap - accumulator.accident_outpatient_paid, lines,
+    )  # fmt: skip
+
+
+def _shared_cap(
+    policy: Policy,
+    accumulator: Accumulator,
+    policy_scope: Decimal,
+    deductible: Decimal,
+    ratio: Decimal,
+    lines: list[Step],
+) -> Decimal:
+    """The basic fund's share under the cap inpatient and chronic outpatient care share."""
+    cap = policy.basic.annual_cap
+    return _capped(
+        policy_scope, deductible, ratio, "shared annual cap", cap,
+        cap - accumulator.basic_paid, lines,
     )  # fmt: skip
 
 
