@@ -204,3 +204,24 @@ def test_settlement_reads_only_its_own_names_not_a_generic_database_url(monkeypa
     assert settings.policy == "liaocheng-2024"
     monkeypatch.setenv("SETTLEMENT_DATABASE_URL", "postgresql://settlement@db/settlement")
     assert Settings().database_url == "postgresql://settlement@db/settlement"
+
+
+def test_staff_token_keys_reach_the_services_as_secrets_named_by_the_environment():
+    """Enrollment signs with the private key, settlement verifies with the public one (SPEC §8):
+    each *_KEY_FILE names a secret mounted in that container, and each secret is a host file
+    the operator's environment chooses (var/ by default, where `enrollment staff keys` writes)."""
+    secrets = COMPOSE["secrets"]
+    for name in ("staff_token_private_key", "staff_token_public_key"):
+        assert secrets[name]["file"].startswith("${STAFF_TOKEN_")
+    expected = {
+        "enrollment": {"STAFF_TOKEN_PRIVATE_KEY_FILE", "STAFF_TOKEN_PUBLIC_KEY_FILE"},
+        "settlement": {"STAFF_TOKEN_PUBLIC_KEY_FILE"},
+        "settlement-consumer": {"STAFF_TOKEN_PUBLIC_KEY_FILE"},
+    }
+    for service, names in expected.items():
+        env = environment(service)
+        mounted = set(SERVICES[service].get("secrets", []))
+        assert {n for n in env if n.startswith("STAFF_TOKEN_")} == names
+        for name in names:
+            secret = env[name].removeprefix("/run/secrets/")
+            assert env[name].startswith("/run/secrets/") and secret in mounted and secret in secrets

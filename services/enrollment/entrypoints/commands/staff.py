@@ -1,4 +1,4 @@
-"""``enrollment staff add|list|rotate-token|disable``: the staff registry (SPEC §8).
+"""``enrollment staff add|list|rotate-token|disable|keys``: the staff registry (SPEC §8).
 
 ``add`` and ``rotate-token`` print the token alone on their last line (scripts take that line);
 it is shown this once, only its hash is kept. ``list`` never shows a token. Each change is an
@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from services.enrollment.domain.staff import Role, Source
 from services.enrollment.entrypoints.commands import with_database
+from shared import staff_tokens
 
 if TYPE_CHECKING:
     from services.enrollment.adapters.staff_store import StaffMember
@@ -140,3 +142,24 @@ def _refusals_to_exit(work: Callable[[Wiring], Awaitable[T]]) -> T:
         return with_database(work, hide_parameters=True)
     except StaffError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from None
+
+
+@staff.command()
+@click.option(
+    "--out",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var"),
+    show_default=True,
+    help="Folder for the pair (created if missing).",
+)
+def keys(folder: Path) -> None:
+    """Make the Ed25519 key pair that signs staff access tokens, once (an existing pair is kept).
+
+    Prints the two paths: the private key is for enrollment's STAFF_TOKEN_PRIVATE_KEY_FILE, the
+    public key for STAFF_TOKEN_PUBLIC_KEY_FILE on both services (docker-compose reads them from
+    there as secrets).
+    """
+    private, public = staff_tokens.ensure_key_pair(folder)
+    click.echo(f"private key (enrollment only): {private}")
+    click.echo(f"public key (both services):    {public}")
