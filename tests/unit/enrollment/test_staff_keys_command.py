@@ -1,0 +1,28 @@
+"""`enrollment staff keys`: the signing pair made once, private owner-only, and kept after."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+from click.testing import CliRunner
+
+from services.enrollment.entrypoints.cli import cli
+from shared import staff_tokens
+
+pytestmark = pytest.mark.unit
+
+
+def test_keys_are_made_once_and_sign_what_the_public_key_verifies(tmp_path):
+    folder = tmp_path / "keys"
+    first = CliRunner().invoke(cli, ["staff", "keys", "--out", str(folder)])
+    assert first.exit_code == 0, first.output
+    private = folder / staff_tokens.PRIVATE_KEY_NAME
+    public = folder / staff_tokens.PUBLIC_KEY_NAME
+    assert str(private) in first.output and str(public) in first.output
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    made = private.read_bytes()
+
+    again = CliRunner().invoke(cli, ["staff", "keys", "--out", str(folder)])
+    assert again.exit_code == 0, again.output
+    assert private.read_bytes() == made  # an existing pair is kept, tokens already out stay valid
