@@ -13,7 +13,7 @@ from shared import staff_tokens
 pytestmark = pytest.mark.unit
 
 
-def test_keys_are_made_once_and_sign_what_the_public_key_verifies(tmp_path):
+def test_keys_are_made_once_with_the_private_key_owner_only(tmp_path):
     folder = tmp_path / "keys"
     first = CliRunner().invoke(cli, ["staff", "keys", "--out", str(folder)])
     assert first.exit_code == 0, first.output
