@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 from shared.certno import check_character
 from shared.events import (
@@ -123,3 +124,20 @@ def claim(
         "preselfpay_amt": class_b,
         "dise_codg": dise_codg,
     }
+
+
+def wang_fang(**fields: Any) -> Registered:
+    """王芳's registration for 2024 (a resident born on 31 December 1949), the unit tests' usual
+    person; ``fields`` replace any of its values (each test says what it varies)."""
+    values: dict[str, Any] = {
+        "certno": "11010519491231002X",
+        "name": "王芳",
+        "gender": "female",
+        "birth_date": date(1949, 12, 31),
+        "category": "resident",
+        "region": "110105",
+        "organization": "朝阳街道",
+        "insurance_year": 2024,
+        "premium_due": Decimal("400.00"),
+    }
+    return Registered(**(values | fields))

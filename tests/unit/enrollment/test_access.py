@@ -3,7 +3,7 @@ events, where whole ID numbers may appear."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -11,7 +11,8 @@ import pytest
 from services.enrollment.domain.access import EVERYTHING, Caller, Listing, Scope, person_place
 from services.enrollment.domain.staff import Action, Actor, Forbidden, new_staff
 from services.enrollment.domain.state import fold
-from shared.events import Event, Registered
+from shared.events import Event
+from tests.support.sample_events import wang_fang
 
 pytestmark = pytest.mark.unit
 
@@ -25,12 +26,7 @@ CONSOLE = Caller.system(Actor("cli:root", "system"))
 def person(*places: tuple[int, str, str]):
     events = [
         Event.new(
-            Registered(
-                certno="11010519491231002X",
-                name="王芳",
-                gender="female",
-                birth_date=date(1949, 12, 31),
-                category="resident",
+            wang_fang(
                 region=region,
                 organization=organization,
                 insurance_year=year,

@@ -24,9 +24,9 @@ from shared.events import (
     Identity,
     PremiumPaid,
     PremiumRefunded,
-    Registered,
     SubsidyGranted,
 )
+from tests.support.sample_events import wang_fang
 
 pytestmark = pytest.mark.unit
 
@@ -37,20 +37,7 @@ PSN = "P1"
 
 def history(identity: Identity = Identity.ORDINARY, *, dead: bool = False) -> list[Event]:
     """A person registered for 2024 (and dead since February, if ``dead``)."""
-    payloads = [
-        Registered(
-            certno=CERTNO,
-            name="王芳",
-            gender="female",
-            birth_date=date(1949, 12, 31),
-            category="resident",
-            identity=identity,
-            region="110105",
-            organization="朝阳街道",
-            insurance_year=2024,
-            premium_due=Decimal("400.00"),
-        )
-    ]
+    payloads = [wang_fang(certno=CERTNO, identity=identity)]
     if dead:
         payloads.append(
             DeceasedStop(date_of_death=date(2024, 2, 1), settlement_deadline=date(2024, 3, 1))

@@ -29,10 +29,10 @@ from shared.events import (
     PremiumDueChanged,
     PremiumPaid,
     PremiumRefunded,
-    Registered,
     SubsidyGranted,
     SubsidyStatusChanged,
 )
+from tests.support.sample_events import wang_fang
 
 pytestmark = pytest.mark.unit
 
@@ -107,18 +107,7 @@ def test_the_cutoff_is_the_insurance_years_own_30_june():
 
 
 def person(*payloads: EventPayload, identity: Identity = Identity.ORDINARY) -> PersonState:
-    registered = Registered(
-        certno="11010519491231002X",
-        name="王芳",
-        gender="female",
-        birth_date=date(1949, 12, 31),
-        category="resident",
-        identity=identity,
-        region="450204",
-        organization="潭西街道",
-        insurance_year=2024,
-        premium_due=Decimal("400.00"),
-    )
+    registered = wang_fang(identity=identity, region="450204", organization="潭西街道")
     # registered in November of the collection year, as most people are
     events = [
         Event.new(

@@ -21,6 +21,7 @@ from shared.events import (
     PremiumPaid,
     Registered,
 )
+from tests.support.sample_events import wang_fang
 
 pytestmark = pytest.mark.unit
 
@@ -29,17 +30,7 @@ ACTOR = "wang.fang (town)"
 
 
 def registered() -> Registered:
-    return Registered(
-        certno="11010519491231002X",
-        name="王芳",
-        gender="female",
-        birth_date=date(1949, 12, 31),
-        category="student",
-        region="110105",
-        organization="一中",
-        insurance_year=2024,
-        premium_due=Decimal("360"),
-    )
+    return wang_fang(category="student", organization="一中", premium_due=Decimal("360"))
 
 
 PAYLOADS = [
