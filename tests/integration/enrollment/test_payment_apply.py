@@ -17,46 +17,27 @@ from services.enrollment.adapters.tables import (
     unmatched_payments,
 )
 from services.enrollment.bootstrap import unit_of_work_factory as uow_for
-from services.enrollment.domain.school_lists import parse_list
 from services.enrollment.domain.state import PersonState, fold
 from services.enrollment.service_layer.payments import Incoming, apply_messages, retry_unmatched
-from services.enrollment.service_layer.school_lists import ImportBy, import_rows
-from services.enrollment.settings import PREMIUM_RULES_DIR
 
-from .people import unique_certno
+from . import people
+from .people import payment_body, unique_certno
 
 pytestmark = pytest.mark.integration
 
-HEADER = "certno,name,category,organization,region,identity\n"
-
 
 async def register(sessionmaker, *numbers: int, identity: str = "", year: int = 2024) -> None:
-    text = HEADER + "".join(
-        f"{unique_certno(n)},学生{n},student,一中,110105,{identity}\n" for n in numbers
-    )
-    report = await import_rows(
-        uow_for(sessionmaker),
-        parse_list(text.encode()),
-        year,
-        PREMIUM_RULES_DIR,
-        by=ImportBy.system(),
+    await people.register(
+        sessionmaker,
+        *numbers,
+        identity=identity,
+        year=year,
         now=datetime(2024, 3, 1, 2, tzinfo=UTC),
     )
-    assert not report.errors
 
 
 def msg(serial: str, n: int, amount: str = "360.00", **extra) -> Incoming:
-    body = {
-        "tax_serial": serial,
-        "certno": unique_certno(n),
-        "insurance_year": 2024,
-        "amount": amount,
-        "payer": "individual",
-        "channel": "wechat",
-        "paid_at": "2024-03-02T10:00:00+08:00",
-        **extra,
-    }
-    return Incoming(json.dumps(body).encode())
+    return Incoming(payment_body(serial, n, amount, **({"channel": "wechat"} | extra)))
 
 
 async def event_types(sessionmaker) -> list[str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -15,46 +14,19 @@ from sqlalchemy import func, select
 from services.enrollment.adapters.relay import OutboxRelay
 from services.enrollment.adapters.tables import payments, unmatched_payments
 from services.enrollment.bootstrap import unit_of_work_factory as uow_for
-from services.enrollment.domain.school_lists import parse_list
 from services.enrollment.entrypoints.payment_consumer import PaymentConsumer
 from services.enrollment.service_layer.payments import DLQ_TOPIC, retry_unmatched
-from services.enrollment.service_layer.school_lists import ImportBy, import_rows
-from services.enrollment.settings import PREMIUM_RULES_DIR
 from shared.db import make_engine, make_sessionmaker
 from shared.events import TOPIC_ENROLLMENT_EVENTS
 
 from .feed_helpers import produce, read_topic, wait_for
-from .people import unique_certno
+from .people import payment_body, register, unique_certno
 
 pytestmark = pytest.mark.integration
 
-HEADER = "certno,name,category,organization,region,identity\n"
-
-
-async def register(sessionmaker, *numbers: int) -> None:
-    text = HEADER + "".join(f"{unique_certno(n)},学生{n},student,一中,110105,\n" for n in numbers)
-    await import_rows(
-        uow_for(sessionmaker),
-        parse_list(text.encode()),
-        2024,
-        PREMIUM_RULES_DIR,
-        by=ImportBy.system(),
-        now=datetime(2024, 3, 1, tzinfo=UTC),
-    )
-
 
 def payment(serial: str, n: int, amount: str = "360.00", **extra) -> bytes:
-    body = {
-        "tax_serial": serial,
-        "certno": unique_certno(n),
-        "insurance_year": 2024,
-        "amount": amount,
-        "payer": "individual",
-        "channel": "alipay",
-        "paid_at": "2024-03-02T10:00:00+08:00",
-        **extra,
-    }
-    return json.dumps(body).encode()
+    return payment_body(serial, n, amount, **({"channel": "alipay"} | extra))
 
 
 async def count(sessionmaker, table, *where) -> int:
@@ -76,6 +48,37 @@ async def test_the_feed_applies_good_payments_once_and_dead_letters_the_rest(
     base = 700 + (hash(migrated_url) % 50) * 10
     a, b, c, late = base, base + 1, base + 2, base + 3
     await register(sessionmaker, a, b, c)
+    good, duplicates, refund, bad = _messages(s, run, a, b, c, late)
+    relay = OutboxRelay(engine, sessionmaker, kafka_bootstrap, poll_interval=0.05)
+    consumer = PaymentConsumer(
+        uow_for(sessionmaker),
+        kafka_bootstrap,
+        topic=topic,
+        group_id=f"enrollment-{run}",
+        batch_size=4,
+    )
+    tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
+    try:
+        await produce(kafka_bootstrap, topic, [*good, *duplicates, refund, *bad])
+        await wait_for(
+            lambda: _settled(sessionmaker, applied=len(good) + 1, unmatched=len(bad)), 60
+        )
+        assert await _unmatched_listed(sessionmaker) == bad
+
+        # a late registration, then `payments retry`
+        await register(sessionmaker, late)
+        outcome = await retry_unmatched(uow_for(sessionmaker))
+        assert (outcome.applied, outcome.unmatched) == (1, len(bad) - 1)
+        await _check_topics(kafka_bootstrap, s, run, bad)
+    finally:
+        consumer.stop()
+        relay.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 20)
+        await engine.dispose()
+
+
+def _messages(s, run: str, a: int, b: int, c: int, late: int):
+    """The good payments, their duplicates, a refund, and each bad message with its reason."""
     good = [
         payment(s("G1"), a),
         payment(s("G2"), b),
@@ -94,53 +97,37 @@ async def test_the_feed_applies_good_payments_once_and_dead_letters_the_rest(
         payment(s("B5"), a, insurance_year=2023): "NOT_REGISTERED_FOR_YEAR",
         payment(s("B6"), late): "UNKNOWN_CERTNO",  # registered later, then retried
     }
-    relay = OutboxRelay(engine, sessionmaker, kafka_bootstrap, poll_interval=0.05)
-    consumer = PaymentConsumer(
-        uow_for(sessionmaker),
-        kafka_bootstrap,
-        topic=topic,
-        group_id=f"enrollment-{run}",
-        batch_size=4,
-    )
-    tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
-    try:
-        await produce(kafka_bootstrap, topic, [*good, *duplicates, refund, *bad])
-        await wait_for(
-            lambda: _settled(sessionmaker, applied=len(good) + 1, unmatched=len(bad)), 60
-        )
-        async with sessionmaker() as session:
-            rows = await session.execute(
-                select(unmatched_payments.c.reason, unmatched_payments.c.raw).order_by(
-                    unmatched_payments.c.id
-                )
+    return good, duplicates, refund, bad
+
+
+async def _unmatched_listed(sessionmaker) -> dict[bytes, str]:
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(unmatched_payments.c.reason, unmatched_payments.c.raw).order_by(
+                unmatched_payments.c.id
             )
-            listed = {bytes(raw): reason for reason, raw in rows.all()}
-        assert listed == bad
-
-        # a late registration, then `payments retry`
-        await register(sessionmaker, late)
-        outcome = await retry_unmatched(uow_for(sessionmaker))
-        assert (outcome.applied, outcome.unmatched) == (1, len(bad) - 1)
-        expected_paid = {s(f"G{i}") for i in range(1, 6)} | {s("B6")}
-
-        ours = lambda v: v.get("payload", {}).get("tax_serial", "").startswith(run)  # noqa: E731
-        events = await read_topic(
-            kafka_bootstrap, TOPIC_ENROLLMENT_EVENTS, ours, expect=len(expected_paid) + 1
         )
-        paid = [e["payload"]["tax_serial"] for e in events if e["event_type"] == "premium-paid"]
-        assert sorted(paid) == sorted(expected_paid)  # exactly one each
-        refunded = [e for e in events if e["event_type"] == "premium-refunded"]
-        assert [e["payload"]["original_tax_serial"] for e in refunded] == [s("G5")]
+        return {bytes(raw): reason for reason, raw in rows.all()}
 
-        in_dlq = lambda v: v.get("original", "").find(run) >= 0  # noqa: E731
-        dead = await read_topic(kafka_bootstrap, DLQ_TOPIC, in_dlq, expect=len(bad))
-        assert len(dead) == len(bad)
-        assert {d["original"].encode(): d["reason"] for d in dead} == bad
-    finally:
-        consumer.stop()
-        relay.stop()
-        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 20)
-        await engine.dispose()
+
+async def _check_topics(kafka_bootstrap: str, s, run: str, bad: dict[bytes, str]) -> None:
+    """Exactly one premium-paid event per good payment (B6 after its retry), the refund, and
+    every bad message on the DLQ with its reason."""
+    expected_paid = {s(f"G{i}") for i in range(1, 6)} | {s("B6")}
+
+    ours = lambda v: v.get("payload", {}).get("tax_serial", "").startswith(run)  # noqa: E731
+    events = await read_topic(
+        kafka_bootstrap, TOPIC_ENROLLMENT_EVENTS, ours, expect=len(expected_paid) + 1
+    )
+    paid = [e["payload"]["tax_serial"] for e in events if e["event_type"] == "premium-paid"]
+    assert sorted(paid) == sorted(expected_paid)  # exactly one each
+    refunded = [e for e in events if e["event_type"] == "premium-refunded"]
+    assert [e["payload"]["original_tax_serial"] for e in refunded] == [s("G5")]
+
+    in_dlq = lambda v: v.get("original", "").find(run) >= 0  # noqa: E731
+    dead = await read_topic(kafka_bootstrap, DLQ_TOPIC, in_dlq, expect=len(bad))
+    assert len(dead) == len(bad)
+    assert {d["original"].encode(): d["reason"] for d in dead} == bad
 
 
 async def _settled(sessionmaker, *, applied: int, unmatched: int) -> bool:
