@@ -7,8 +7,10 @@ event, in stream order; the consumer guarantees the order and that each event is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -118,6 +120,47 @@ def _spells(state: CoverageState, spell: IdentitySpell) -> tuple[IdentitySpell, 
     )
 
 
+def _spell(event: Event, p: Registered | IdentityChanged, effective_from: date) -> IdentitySpell:
+    return IdentitySpell(
+        effective_from=effective_from,
+        stream_version=event.stream_version,
+        identity=str(p.identity),
+        medical_assistance=p.medical_assistance,
+    )
+
+
+def _year(
+    state: CoverageState, year: int, update: Callable[[YearCover], dict[str, Any]]
+) -> dict[int, YearCover]:
+    """The years with ``year``'s cover updated by what ``update`` answers for it."""
+    cover = state.years.get(year, YearCover())
+    return _with_year(state, year, cover.model_copy(update=update(cover)))
+
+
+def _registered(state: CoverageState, event: Event, p: Registered) -> dict[str, object]:
+    changes: dict[str, object] = {
+        "certno": p.certno,
+        "name": p.name,
+        "category": str(p.category),
+        "years": _year(
+            state,
+            p.insurance_year,
+            lambda _: {"registered": True, "region": p.region, "premium_due": p.premium_due},
+        ),
+    }
+    # A registration that keeps the identity in force adds no spell: a spell dated the day
+    # of a later year's registration would override a change recorded after it but
+    # effective earlier that month (a registration never resets an identity, SPEC §7).
+    day = event.occurred_at.date()
+    held = state.identity_on(day) if state.identities else None
+    if held is None or (held.identity, held.medical_assistance) != (
+        str(p.identity),
+        p.medical_assistance,
+    ):
+        changes["identities"] = _spells(state, _spell(event, p, day))
+    return changes
+
+
 def fold(state: CoverageState | None, event: Event) -> CoverageState:
     """Apply one event to a person's state (``None`` before their first event)."""
     if state is None:
@@ -125,60 +168,24 @@ def fold(state: CoverageState | None, event: Event) -> CoverageState:
     p = event.payload
     changes: dict[str, object] = {"version": event.stream_version}
     if isinstance(p, Registered):
-        cover = state.years.get(p.insurance_year, YearCover())
-        cover = cover.model_copy(
-            update={"registered": True, "region": p.region, "premium_due": p.premium_due}
-        )
-        changes["certno"] = p.certno
-        changes["name"] = p.name
-        changes["category"] = str(p.category)
-        changes["years"] = _with_year(state, p.insurance_year, cover)
-        # A registration that keeps the identity in force adds no spell: a spell dated the day
-        # of a later year's registration would override a change recorded after it but
-        # effective earlier that month (a registration never resets an identity, SPEC §7).
-        day = event.occurred_at.date()
-        held = state.identity_on(day) if state.identities else None
-        if held is None or (held.identity, held.medical_assistance) != (
-            str(p.identity),
-            p.medical_assistance,
-        ):
-            changes["identities"] = _spells(
-                state,
-                IdentitySpell(
-                    effective_from=day,
-                    stream_version=event.stream_version,
-                    identity=str(p.identity),
-                    medical_assistance=p.medical_assistance,
-                ),
-            )
+        changes |= _registered(state, event, p)
     elif isinstance(p, IdentityChanged):
-        changes["identities"] = _spells(
-            state,
-            IdentitySpell(
-                effective_from=p.effective_from,
-                stream_version=event.stream_version,
-                identity=str(p.identity),
-                medical_assistance=p.medical_assistance,
-            ),
-        )
+        changes["identities"] = _spells(state, _spell(event, p, p.effective_from))
     elif isinstance(p, PremiumPaid):
-        cover = state.years.get(p.insurance_year, YearCover())
         # Keyed by tax serial: a payment confirmed twice still counts once.
-        payments = {**cover.payments, p.tax_serial: p.amount}
-        changes["years"] = _with_year(
-            state, p.insurance_year, cover.model_copy(update={"payments": payments})
+        changes["years"] = _year(
+            state,
+            p.insurance_year,
+            lambda cover: {"payments": {**cover.payments, p.tax_serial: p.amount}},
         )
     elif isinstance(p, PremiumRefunded):
-        cover = state.years.get(p.insurance_year, YearCover())
-        refunds = {**cover.refunds, p.tax_serial: p.amount}
-        changes["years"] = _with_year(
-            state, p.insurance_year, cover.model_copy(update={"refunds": refunds})
+        changes["years"] = _year(
+            state,
+            p.insurance_year,
+            lambda cover: {"refunds": {**cover.refunds, p.tax_serial: p.amount}},
         )
     elif isinstance(p, PremiumDueChanged):
-        cover = state.years.get(p.insurance_year, YearCover())
-        changes["years"] = _with_year(
-            state, p.insurance_year, cover.model_copy(update={"premium_due": p.premium_due})
-        )
+        changes["years"] = _year(state, p.insurance_year, lambda _: {"premium_due": p.premium_due})
     elif isinstance(p, DeceasedStop):
         # The last deceased-stop wins: an extension or an early final stop.
         changes["death"] = Death(
