@@ -53,10 +53,8 @@ async def test_duplicates_gaps_poison_and_rebuild(kafka_bootstrap, sqlite_url):
         value = event_or_bytes if isinstance(event_or_bytes, bytes) else event_or_bytes.to_json()
         await producer.send_and_wait(topic, value=value, key=key.encode())
 
-    async def version(psn_no: str) -> int:
-        async with engine.connect() as conn:
-            state = await coverage_store.load(conn, psn_no)
-        return state.version if state else 0
+    def version(psn_no: str):
+        return _version(engine, psn_no)
 
     try:
         s = Stream()
@@ -75,15 +73,7 @@ async def test_duplicates_gaps_poison_and_rebuild(kafka_bootstrap, sqlite_url):
         await _until(lambda: _is(version(other.psn_no), 1))
 
         assert await version(s.psn_no) == 1  # v3 waits for v2
-        async with engine.connect() as conn:
-            parked = (await conn.execute(select(pending_events.c.stream_version))).scalars().all()
-            poison = (await conn.execute(select(dead_letters.c.error))).scalars().all()
-        assert parked == [3]
-        assert REGISTRY.get_sample_value("settlement_consumer_gaps_waiting") == 1
-        assert len(poison) == 2
-        assert sorted(await _dlq_values(kafka_bootstrap, topic, want=2)) == sorted(
-            [b"{not json", b'{"event_type": "no-such-type", "payload": {}}']
-        )
+        await _check_parked_and_poison(engine, kafka_bootstrap, topic)
 
         await send(paid, s.psn_no)  # the missing v2 arrives: v2 and v3 are applied
         await _until(lambda: _is(version(s.psn_no), 3))
@@ -94,19 +84,43 @@ async def test_duplicates_gaps_poison_and_rebuild(kafka_bootstrap, sqlite_url):
 
         stop.set()
         await task
-        async with engine.connect() as conn:
-            before = await coverage_store.snapshot(conn)
-        counts = await rebuild.rebuild(engine, bootstrap=kafka_bootstrap, topic=topic)
-        async with engine.connect() as conn:
-            after = await coverage_store.snapshot(conn)
-        assert after == before
-        assert counts["dead_lettered"] == 2 and counts["duplicate"] == 1
+        await _check_rebuild_matches(engine, kafka_bootstrap, topic)
     finally:
         stop.set()
         if not task.done():
             task.cancel()
         await producer.stop()
         await engine.dispose()
+
+
+async def _version(engine, psn_no: str) -> int:
+    async with engine.connect() as conn:
+        state = await coverage_store.load(conn, psn_no)
+    return state.version if state else 0
+
+
+async def _check_parked_and_poison(engine, kafka_bootstrap: str, topic: str) -> None:
+    """v3 parked behind the missing v2; both poison messages stored and on the DLQ topic."""
+    async with engine.connect() as conn:
+        parked = (await conn.execute(select(pending_events.c.stream_version))).scalars().all()
+        poison = (await conn.execute(select(dead_letters.c.error))).scalars().all()
+    assert parked == [3]
+    assert REGISTRY.get_sample_value("settlement_consumer_gaps_waiting") == 1
+    assert len(poison) == 2
+    assert sorted(await _dlq_values(kafka_bootstrap, topic, want=2)) == sorted(
+        [b"{not json", b'{"event_type": "no-such-type", "payload": {}}']
+    )
+
+
+async def _check_rebuild_matches(engine, kafka_bootstrap: str, topic: str) -> None:
+    """A rebuild from the topic gives the same snapshot, the poison and the duplicate counted."""
+    async with engine.connect() as conn:
+        before = await coverage_store.snapshot(conn)
+    counts = await rebuild.rebuild(engine, bootstrap=kafka_bootstrap, topic=topic)
+    async with engine.connect() as conn:
+        after = await coverage_store.snapshot(conn)
+    assert after == before
+    assert counts["dead_lettered"] == 2 and counts["duplicate"] == 1
 
 
 async def _is(value, expected) -> bool:
