@@ -95,8 +95,8 @@ LABELS: dict[str, tuple[str, str]] = {
         "测算被拒绝：{code}：{message}",
     ),
     "note.summary_stale": (
-        "The ledger was busy: figures are as of the last summary.",
-        "账本繁忙，数据截至上次汇总。",
+        "The figures are still being brought up to date: the latest entries may be missing.",
+        "数据仍在更新中，最新记录可能尚未计入。",
     ),
     "chart.empty": ("No data for this period.", "本期暂无数据。"),
     # settlement pages
@@ -264,6 +264,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "identity.low_income_minor": ("low-income minor", "低收入未成年人"),
     "identity.poverty_registered": ("registered poverty", "脱贫人口"),
     "identity.family_planning": ("family planning", "计生特殊家庭"),
+    "identity.medical_assistance": ("medical assistance only", "仅医疗救助对象"),
     "source.civil_affairs": ("Civil affairs", "民政部门"),
     "source.disabled_federation": ("Disabled persons' federation", "残联"),
     "source.health": ("Health", "卫健部门"),
@@ -298,8 +299,9 @@ LABELS: dict[str, tuple[str, str]] = {
         "应缴为个人年度应缴金额；实缴为当年度缴费减退费；足额为实缴不少于应缴。",
     ),
     "hint.special": (
-        "Everyone ever special or flagged for assistance, by the identity last recorded.",
-        "曾为特殊人员或医疗救助对象的人员，按最近一次记录的身份统计。",
+        "Special persons and those flagged for medical assistance, by the identity last "
+        "recorded, where their latest registration is.",
+        "特殊人员及医疗救助对象，按最近一次记录的身份和最近一次参保登记地统计。",
     ),
     "hint.retry": (
         "Replays each open message (after a late registration, say); safe to repeat.",

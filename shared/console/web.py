@@ -19,7 +19,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -129,14 +130,37 @@ def login_path(request: Request, login: str) -> str:
     return f"{login}?{urlencode({'next': here})}"
 
 
+def setting(request: Request, name: str, default: Any) -> Any:
+    """A field of the app's settings (its default before the app has started)."""
+    return getattr(getattr(request.app.state, "settings", None), name, default)
+
+
 def peer_url(template: str, request: Request) -> str:
     """The other console's URL; ``{host}`` stands for the host this page was asked on."""
-    return template.replace("{host}", request.url.hostname or "127.0.0.1")
+    return template.replace("{host}", request.url.hostname or "127.0.0.1").rstrip("/")
 
 
 def origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+async def caught_up(
+    request: Request,
+    catch_up: Callable[[Any, float], Awaitable[int | None]],
+    every: float = 1.0,
+    budget: float = 1.5,
+) -> list[Note]:
+    """Bring the sums a page reads up to date (``catch_up(engine, budget)``: at most once every
+    ``every`` seconds per process, at most ``budget`` seconds of the page's time); a note when
+    they are not current yet (the sums as they stand)."""
+    state = request.app.state
+    last = getattr(state, "console_caught_up_at", None)
+    if last is not None and time.monotonic() - last < every:
+        return []
+    upto = await catch_up(state.engine, budget)
+    state.console_caught_up_at = time.monotonic()
+    return [Note("note.summary_stale")] if upto is None else []
 
 
 def money(value: Decimal | int | None) -> str:
@@ -187,15 +211,25 @@ class Console:
         templates: Path,
         login: str,
         peer_title: str,
-        peer_url: Callable[[Request], str],
-        cookie_domain: Callable[[Request], str | None] = lambda _: None,
+        peer_setting: str,
+        peer_default: str,
     ) -> None:
+        """``peer_setting`` names the settings field holding the other console's URL."""
         self.title = title
         self.env = _environment(templates)
         self.login = login
         self.peer_title = peer_title
-        self.peer_url = peer_url
-        self.cookie_domain = cookie_domain
+        self.peer_setting = peer_setting
+        self.peer_default = peer_default
+
+    def peer_url(self, request: Request) -> str:
+        """The other console, as the browser should reach it."""
+        return peer_url(setting(request, self.peer_setting, self.peer_default), request)
+
+    @staticmethod
+    def cookie_domain(request: Request) -> str | None:
+        """``CONSOLE_COOKIE_DOMAIN``: the session shared by consoles on two hosts of a domain."""
+        return setting(request, "console_cookie_domain", None)  # type: ignore[no-any-return]
 
     def page(
         self,

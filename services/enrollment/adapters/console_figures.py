@@ -1,11 +1,9 @@
-"""What the enrollment console shows, read from the database (read-only queries).
+"""What the enrollment console shows, read from its sums and the service's own tables.
 
-A person's category, premium due and identity live in their events' payloads, so these queries
-read the JSON in the database (``->>`` on PostgreSQL, ``json_extract`` on SQLite), starting
-from the registrations of a year and the caller's scope (``registrations.in_scope``) and
-reaching each person's events through the (psn_no, stream_version) key. What a person owes for a
-year is the last ``registered`` or ``premium-due-changed`` of that year; what they paid, the
-year's applied payments less refunds.
+Registrations, premium collection and special persons come from the sums kept by
+``console_summary`` (caught up from the event store before a page reads them), filtered by the
+viewer's scope on their region and organization; the unmatched list, the special persons' lists
+and the outbox from their own tables.
 """
 
 from __future__ import annotations
@@ -15,67 +13,46 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Date,
-    Integer,
-    Numeric,
-    and_,
-    case,
-    cast,
-    func,
-    literal_column,
-    select,
-)
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import ColumnElement, false, func, literal_column, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.enrollment.adapters.registrations import in_scope
+from services.enrollment.adapters.console_summary import (
+    console_collection,
+    console_paid_days,
+    console_special,
+)
 from services.enrollment.adapters.special_tables import (
     assistance_uploads,
     carry_over_lists,
     carry_over_years,
-    special_persons,
 )
-from services.enrollment.adapters.tables import (
-    events,
-    outbox,
-    payments,
-    registrations,
-    unmatched_payments,
-)
+from services.enrollment.adapters.tables import outbox, unmatched_payments
 from services.enrollment.domain.access import Scope
 from shared.money import CENT, ZERO
 
 
-def _field(session: AsyncSession, name: str) -> ColumnElement[Any]:
-    """A payload field of ``events`` as text."""
-    if session.bind.dialect.name == "postgresql":
-        return cast(events.c.payload, postgresql.JSONB)[name].astext
-    return func.json_extract(events.c.payload, f"$.{name}")
+def _in_scope(table: Any, scope: Scope) -> ColumnElement[bool]:
+    """The rows of a sum (with region and organization columns) that ``scope`` holds."""
+    if scope.everything:
+        return true()
+    if scope.region_prefix is not None:
+        return table.c.region.startswith(scope.region_prefix, autoescape=True)
+    if scope.organization is not None:
+        return table.c.organization == scope.organization
+    return false()
 
 
-def _china_day(session: AsyncSession, column: Any) -> ColumnElement[Any]:
-    """The date a clock in China shows at a UTC instant column."""
-    if session.bind.dialect.name == "postgresql":
-        name = f"{column.table.name}.{column.name}"
-        return literal_column(f"(({name} AT TIME ZONE 'UTC') + interval '8 hours')::date", Date)
-    return func.date(column, "+8 hours")
-
-
-def _money(value: Any) -> Decimal:
-    return Decimal(str(value or 0)).quantize(CENT)
+def _yuan(fen: Any) -> Decimal:
+    return (Decimal(int(fen or 0)) / 100).quantize(CENT)
 
 
 async def registrations_by_category(session: AsyncSession, scope: Scope) -> list[dict[str, Any]]:
     """People registered per insurance year and category, inside ``scope``."""
-    r = registrations.c
-    category = _field(session, "category").label("category")
+    c = console_collection.c
     query = (
-        select(r.insurance_year, category, func.count().label("people"))
-        .select_from(registrations.join(events, events.c.event_id == r.event_id))
-        .where(in_scope(scope))
-        .group_by(r.insurance_year, category)
+        select(c.insurance_year, c.category, func.sum(c.people).label("people"))
+        .where(_in_scope(console_collection, scope))
+        .group_by(c.insurance_year, c.category)
     )
     return [dict(row._mapping) for row in await session.execute(query)]
 
@@ -106,62 +83,21 @@ class Collection:
         }
 
 
-def _signed_amount() -> ColumnElement[Any]:
-    return case((payments.c.kind == "refund", -payments.c.amount), else_=payments.c.amount)
-
-
 async def collection(session: AsyncSession, year: int, scope: Scope) -> list[Collection]:
     """Per organization: due against paid for ``year``, inside ``scope``."""
-    r = registrations.c
-    people = (
-        select(r.psn_no, r.organization)
-        .where(r.insurance_year == year, in_scope(scope))
-        .cte("people")
-    )
-    dues = (
-        select(
-            events.c.psn_no,
-            cast(_field(session, "premium_due"), Numeric(14, 2)).label("due"),
-            func.row_number()
-            .over(partition_by=events.c.psn_no, order_by=events.c.stream_version.desc())
-            .label("latest"),
-        )
-        .join(people, people.c.psn_no == events.c.psn_no)
-        .where(
-            events.c.event_type.in_(("registered", "premium-due-changed")),
-            cast(_field(session, "insurance_year"), Integer) == year,
-        )
-        .cte("dues")
-    )
-    paid = (
-        select(payments.c.psn_no, func.sum(_signed_amount()).label("paid"))
-        .where(payments.c.insurance_year == year)
-        .group_by(payments.c.psn_no)
-        .cte("paid")
-    )
-    amount_paid = func.coalesce(paid.c.paid, 0)
+    c = console_collection.c
     query = (
         select(
-            people.c.organization,
-            func.count().label("people"),
-            func.sum(dues.c.due).label("due"),
-            func.sum(amount_paid).label("paid"),
-            func.sum(case((amount_paid >= dues.c.due, 1), else_=0)).label("covered"),
+            c.organization,
+            *(func.sum(c[n]).label(n) for n in ("people", "due", "paid", "covered")),
         )
-        .select_from(people)
-        .join(dues, and_(dues.c.psn_no == people.c.psn_no, dues.c.latest == 1))
-        .outerjoin(paid, paid.c.psn_no == people.c.psn_no)
-        .group_by(people.c.organization)
+        .where(c.insurance_year == year, _in_scope(console_collection, scope))
+        .group_by(c.organization)
     )
     return [
-        Collection(
-            row.organization or "",
-            int(row.people),
-            _money(row.due),
-            _money(row.paid),
-            int(row.covered or 0),
-        )
-        for row in await session.execute(query)
+        Collection(r.organization, int(r.people), _yuan(r.due), _yuan(r.paid), int(r.covered))
+        for r in await session.execute(query)
+        if r.people
     ]
 
 
@@ -169,59 +105,37 @@ async def paid_per_day(
     session: AsyncSession, year: int, scope: Scope, organization: str | None
 ) -> dict[date, Decimal]:
     """What was paid (less refunds) for ``year`` on each China-time day, inside ``scope``."""
-    r, p = registrations.c, payments.c
-    day = _china_day(session, p.paid_at).label("day")
+    d = console_paid_days.c
     query = (
-        select(day, func.sum(_signed_amount()).label("paid"))
-        .select_from(
-            payments.join(
-                registrations,
-                and_(r.psn_no == p.psn_no, r.insurance_year == p.insurance_year),
-            )
-        )
-        .where(p.insurance_year == year, in_scope(scope))
-        .group_by(day)
+        select(d.day, func.sum(d.paid).label("paid"))
+        .where(d.insurance_year == year, _in_scope(console_paid_days, scope))
+        .group_by(d.day)
     )
     if organization is not None:
-        query = query.where(r.organization == organization)
-    found = {}
-    for row in await session.execute(query):
-        value = row.day if isinstance(row.day, date) else date.fromisoformat(str(row.day))
-        found[value] = _money(row.paid)
-    return found
+        query = query.where(d.organization == organization)
+    return {row.day: _yuan(row.paid) for row in await session.execute(query)}
 
 
 async def years(session: AsyncSession, scope: Scope) -> list[int]:
     """The insurance years with registrations inside ``scope``, newest first."""
-    r = registrations.c
-    query = select(r.insurance_year).where(in_scope(scope)).distinct()
+    c = console_collection.c
+    query = (
+        select(c.insurance_year)
+        .where(c.people > 0, _in_scope(console_collection, scope))
+        .distinct()
+    )
     return sorted((int(y) for y in (await session.execute(query)).scalars()), reverse=True)
 
 
 async def special_by_identity(session: AsyncSession, scope: Scope) -> dict[str, int]:
-    """Special persons (ever special or flagged) per identity as last recorded."""
-    e = events.c
-    latest = (
-        select(
-            e.psn_no,
-            _field(session, "identity").label("identity"),
-            func.row_number()
-            .over(partition_by=e.psn_no, order_by=e.stream_version.desc())
-            .label("latest"),
-        )
-        .join(special_persons, special_persons.c.psn_no == e.psn_no)
-        .where(e.event_type.in_(("registered", "identity-changed", "carried-over")))
-        .cte("latest")
+    """Special persons per identity as last recorded (``medical_assistance``: flagged only)."""
+    s = console_special.c
+    query = (
+        select(s.identity, func.sum(s.people).label("people"))
+        .where(_in_scope(console_special, scope))
+        .group_by(s.identity)
     )
-    query = select(latest.c.identity, func.count().label("people")).where(latest.c.latest == 1)
-    if not scope.everything:
-        query = query.where(
-            select(registrations.c.psn_no)
-            .where(registrations.c.psn_no == latest.c.psn_no, in_scope(scope))
-            .exists()
-        )
-    rows = await session.execute(query.group_by(latest.c.identity))
-    return {str(row.identity): int(row.people) for row in rows}
+    return {row.identity: int(row.people) for row in await session.execute(query) if row.people}
 
 
 async def carry_over(session: AsyncSession) -> tuple[list[Any], list[Any]]:

@@ -6,21 +6,16 @@ takes seconds. ``ledger_daily`` holds, per China-time day, hospital, ``med_type`
 the count and the sums of the answer's amounts (a reversal counts its settlement's amounts), so a
 page reads a few hundred rows.
 
-It is filled by ``catch_up`` from the ledger, not by the settle statement: a summary row updated
-by every settlement would be a row lock that every settlement of a hospital queues on. Catching
-up is exact because ledger ids come from a sequence that a writer draws inside its INSERT, while
-holding the table's ROW EXCLUSIVE lock: ``LOCK TABLE ledger IN SHARE MODE`` waits for every such
-writer to end, so once it is granted, every id up to ``max(id)`` is committed or never will be.
-That lock is held for one ``SELECT max(id)`` only (new settlements wait a few milliseconds for
-it; it is not asked for when no row was posted since the last catch-up, and given up after
-``LOCK_TIMEOUT_MS``); the rows up to that id are then summed in a second transaction, under the
-position row's lock so that two processes never add the same rows twice. SQLite serialises
-writers anyway.
+It is filled by ``catch_up`` from the ledger (``shared.catch_up``: exact, by ledger id, with a
+lock of one statement rather than a row every settlement would update), not by the settle
+statement: a summary row updated by every settlement would be a row lock that every settlement
+of a hospital queues on.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -35,11 +30,10 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.settlement.adapters.tables import Amount, metadata
+from shared import catch_up as catch_up_by_id
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +68,7 @@ summary_position = Table(
 )
 
 NAME = "ledger_daily"
-LOCK_TIMEOUT_MS = 200
+CHUNK = 100_000  # ledger ids summed a transaction
 
 
 def _sum_sql(dialect: str) -> str:
@@ -115,78 +109,28 @@ def _sum_sql(dialect: str) -> str:
     """  # noqa: S608
 
 
-async def _nothing_new(engine: AsyncEngine) -> int | None:
-    """The id summed up to when no ledger row past it is committed yet, else None (one round
-    trip, no lock).
-
-    Safe to stop on: every row at or below the summed id was committed when it was summed (the
-    lock below saw to it), so a row in flight now has a higher id and is summed next time.
-    """
-    async with engine.connect() as conn:
-        row = (
-            await conn.execute(
-                text(
-                    "SELECT (SELECT last_id FROM ledger_summary_position WHERE name = :name),"
-                    " (SELECT max(id) FROM ledger)"
-                ),
-                {"name": NAME},
-            )
-        ).one()
-    summed, newest = row
-    if newest is None or (summed is not None and summed >= newest):
-        return int(summed or 0)
-    return None
-
-
-async def _settled_upto(engine: AsyncEngine) -> int | None:
-    """The highest ledger id below which every row is committed or never will be (None: the
-    lock was not granted in time; try later). New settlements wait behind this lock request, so
-    it gives up quickly rather than hold them (an autovacuum of the ledger holds a conflicting
-    lock until it is cancelled for us, a second later)."""
-    async with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            await conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'"))
-            try:
-                await conn.execute(text("LOCK TABLE ledger IN SHARE MODE"))
-            except DBAPIError:
-                log.info("ledger summary: the ledger lock was not granted at once; later")
-                return None
-        return int(await conn.scalar(text("SELECT coalesce(max(id), 0) FROM ledger")) or 0)
-
-
-async def catch_up(engine: AsyncEngine) -> int | None:
+async def catch_up(engine: AsyncEngine, budget: float | None = None) -> int | None:
     """Add the ledger rows not yet summed to ``ledger_daily``; returns the id summed up to, or
-    None when the ledger lock was not granted in time (the summary stays as it was)."""
-    summed = await _nothing_new(engine)
+    None when the summary is not current: the ledger lock was not granted in time, or ``budget``
+    seconds were spent (a page's share; ``settlement console-sums`` sums a whole ledger)."""
+    summed = await catch_up_by_id.nothing_new(engine, summary_position, NAME, "ledger", "id")
     if summed is not None:
         return summed
-    upto = await _settled_upto(engine)
-    async with engine.begin() as conn:
-        after = await _position(conn)
-        if upto is None or upto <= after:
-            return None if upto is None else after
-        await conn.execute(text(_sum_sql(conn.dialect.name)), {"after": after, "upto": upto})
-        await conn.execute(
-            summary_position.update()
-            .where(summary_position.c.name == NAME)
-            .values(last_id=upto, updated_at=datetime.now(UTC))
-        )
-    return upto
-
-
-async def _position(conn: AsyncConnection) -> int:
-    """The id summed up to, its row locked until the transaction ends (created at 0 once)."""
-    now = datetime.now(UTC)
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    await conn.execute(
-        dialect.insert(summary_position)
-        .values(name=NAME, last_id=0, updated_at=now)
-        .on_conflict_do_nothing()
-    )
-    query = select(summary_position.c.last_id).where(summary_position.c.name == NAME)
-    if conn.dialect.name == "postgresql":  # SQLite's BEGIN IMMEDIATE serialises already
-        query = query.with_for_update()
-    return int(await conn.scalar(query) or 0)
+    upto = await catch_up_by_id.committed_upto(engine, "ledger", "id")
+    if upto is None:
+        return None
+    deadline = None if budget is None else time.monotonic() + budget
+    while True:  # a range of ids a transaction
+        async with engine.begin() as conn:
+            after = await catch_up_by_id.claim(conn, summary_position, NAME)
+            if after >= upto:
+                return after
+            reached = min(upto, after + CHUNK)
+            sql = text(_sum_sql(conn.dialect.name))
+            await conn.execute(sql, {"after": after, "upto": reached})
+            await catch_up_by_id.advance(conn, summary_position, NAME, reached)
+        if deadline is not None and time.monotonic() > deadline and reached < upto:
+            return None
 
 
 async def summed_at(engine: AsyncEngine) -> datetime | None:

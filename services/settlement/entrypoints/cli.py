@@ -20,9 +20,11 @@ from services.settlement.entrypoints.commands import (  # noqa: E402
     serve,
     verify,
 )
+from services.settlement.entrypoints.console.command import console_sums  # noqa: E402
 from services.settlement.entrypoints.what_if import what_if_command  # noqa: E402
 
 cli.add_command(adjudicate_command)
+cli.add_command(console_sums)
 cli.add_command(consume)
 cli.add_command(hospitals_group)
 cli.add_command(migrate)

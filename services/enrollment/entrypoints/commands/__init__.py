@@ -6,6 +6,7 @@
 * ``staff.py`` — ``staff add|list|rotate-token|disable``: who may call the API (SPEC §8).
 * ``recovery.py`` — ``republish``, ``reconcile``: after a lost broker, and the cross-service check.
 * ``rollover.py`` — ``rollover --from Y --to Y+1``: next year's registrations before collection.
+* ``console.py`` — ``console-sums``: the ops console's sums up to date at once (after an upgrade).
 
 Heavy imports happen inside each command, so ``enrollment --help`` stays quick.
 """

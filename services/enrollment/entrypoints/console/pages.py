@@ -20,7 +20,7 @@ from services.enrollment.adapters.relay import relay_status
 from services.enrollment.domain.access import Caller, Scope
 from services.enrollment.domain.staff import Action
 from services.enrollment.entrypoints.console.auth import viewer_for
-from services.enrollment.entrypoints.console.site import allowed, page
+from services.enrollment.entrypoints.console.site import allowed, fresh_sums, page
 from shared.china_time import china_today
 from shared.console import svg
 from shared.console.labels import translate
@@ -68,6 +68,7 @@ def _today_year() -> int:
 async def overview(request: Request, viewer: Anyone) -> HTMLResponse:
     """The year at a glance: registrations, collection, unmatched payments, the relay."""
     scope = scope_of(request)
+    notes = await fresh_sums(request)
     cards: list[tuple[str, str, str]] = []
     t = _t(request)
     async with request.app.state.sessionmaker() as session:
@@ -91,12 +92,13 @@ async def overview(request: Request, viewer: Anyone) -> HTMLResponse:
     if allowed(viewer, Action.READ_REPORTS):
         relay = await relay_status(request.app.state.sessionmaker)
         cards.append((t("card.relay_backlog"), f"{relay['backlog']:,}", "/console/relay"))
-    return page(request, "overview.html", viewer, [], heading="nav.overview", cards=cards)
+    return page(request, "overview.html", viewer, notes, heading="nav.overview", cards=cards)
 
 
 @router.get("/console/registrations")
 async def registrations(request: Request, viewer: Reports) -> HTMLResponse:
     """People registered per year and category."""
+    fresh = await fresh_sums(request)
     table, notes = read_table(
         dict(request.query_params),
         REGISTRATION_COLUMNS,
@@ -128,7 +130,7 @@ async def registrations(request: Request, viewer: Reports) -> HTMLResponse:
         request,
         "registrations.html",
         viewer,
-        [*notes, *more],
+        [*fresh, *notes, *more],
         heading="nav.registrations",
         chart=chart,
         table=shown,
@@ -140,6 +142,7 @@ async def registrations(request: Request, viewer: Reports) -> HTMLResponse:
 async def collection(request: Request, viewer: Reports) -> HTMLResponse:
     """Premium collection against what is due, per organization, and by week."""
     scope = scope_of(request)
+    fresh = await fresh_sums(request)
     async with request.app.state.sessionmaker() as session:
         known = await figures.years(session, scope)
         year, notes = read_year(
@@ -162,7 +165,7 @@ async def collection(request: Request, viewer: Reports) -> HTMLResponse:
         request,
         "collection.html",
         viewer,
-        [*notes, *more, *more2, *more3],
+        [*fresh, *notes, *more, *more2, *more3],
         heading="nav.collection",
         year=year,
         years=known or [year],
@@ -203,6 +206,7 @@ def _weekly_chart(
 @router.get("/console/special")
 async def special(request: Request, viewer: Reports) -> HTMLResponse:
     """Special persons per identity; the carry-over and monthly assistance lists' status."""
+    fresh = await fresh_sums(request)
     async with request.app.state.sessionmaker() as session:
         identities = await figures.special_by_identity(session, scope_of(request))
         statuses: Sequence[Any] = ()
@@ -222,7 +226,7 @@ async def special(request: Request, viewer: Reports) -> HTMLResponse:
         request,
         "special.html",
         viewer,
-        [],
+        fresh,
         heading="nav.special",
         chart=chart,
         identities=ranked,

@@ -7,24 +7,13 @@ from typing import Any
 
 from fastapi import Request
 
+from services.enrollment.adapters import console_summary
 from services.enrollment.domain.staff import Action, Role, may
 from shared.console.params import Note
-from shared.console.web import Console, NavItem, Viewer, peer_url
+from shared.console.web import Console, NavItem, Viewer, caught_up
 
 TEMPLATES = Path(__file__).parent / "templates"
 LOGIN = "/console/login"
-
-
-def settlement_console(request: Request) -> str:
-    """Settlement's console, as the browser should reach it."""
-    settings = getattr(request.app.state, "settings", None)  # set once the app has started
-    template = getattr(settings, "console_settlement_url", "http://{host}:8002/console")
-    return peer_url(template, request).rstrip("/")
-
-
-def _cookie_domain(request: Request) -> str | None:
-    settings = getattr(request.app.state, "settings", None)
-    return getattr(settings, "console_cookie_domain", None)
 
 
 CONSOLE = Console(
@@ -32,9 +21,10 @@ CONSOLE = Console(
     templates=TEMPLATES,
     login=LOGIN,
     peer_title="console.settlement",
-    peer_url=settlement_console,
-    cookie_domain=_cookie_domain,
+    peer_setting="console_settlement_url",
+    peer_default="http://{host}:8002/console",
 )
+settlement_console = CONSOLE.peer_url
 
 PAGES: tuple[tuple[NavItem, tuple[Action, ...]], ...] = (
     (NavItem("nav.overview", "/console"), (Action.READ_REPORTS, Action.READ_UNMATCHED)),
@@ -45,6 +35,12 @@ PAGES: tuple[tuple[NavItem, tuple[Action, ...]], ...] = (
     (NavItem("nav.relay", "/console/relay"), (Action.READ_REPORTS,)),
 )
 """Each page and the actions that open it (any one of them)."""
+
+
+async def fresh_sums(request: Request) -> list[Note]:
+    """Fold the events appended since the last look into the console's sums (at most once a
+    second per process); a note if that could not be done now."""
+    return await caught_up(request, console_summary.catch_up)
 
 
 def allowed(viewer: Viewer, *actions: Action) -> bool:

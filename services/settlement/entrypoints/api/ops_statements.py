@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -25,16 +24,13 @@ from shared.staff_tokens import StaffClaims
 router = APIRouter(prefix="/ops", tags=["operations"])
 
 
-class Format(StrEnum):
-    JSON = "json"
-    CSV = "csv"
-    XLSX = "xlsx"
-
-
-MEDIA = {
-    Format.JSON: "application/json",
-    Format.CSV: "text/csv; charset=utf-8",
-    Format.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+Format = Literal["json", "csv", "xlsx"]
+FORMATS: tuple[Format, ...] = ("json", "csv", "xlsx")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+WRITERS: dict[str, tuple[str, str]] = {  # format → (media type, disposition)
+    "json": ("application/json", "inline"),
+    "csv": ("text/csv; charset=utf-8", "attachment"),
+    "xlsx": (XLSX, "attachment"),
 }
 
 
@@ -50,17 +46,17 @@ def statement_file(
     month: MonthStatements, hospital: str | None, format: Format, lang: str = "en"
 ) -> Response:
     """The statements in ``format``, as a download (JSON inline)."""
-    if format is Format.JSON:
+    if format == "json":
         body = statement_files.as_json(month)
-    elif format is Format.CSV:
+    elif format == "csv":
         body = statement_files.as_csv(month)
     else:
         body = statement_files.as_xlsx(month, lambda key: translate(lang, key))
-    name = statement_files.filename(month, hospital, format.value)
-    disposition = "inline" if format is Format.JSON else "attachment"
+    media, disposition = WRITERS[format]
+    name = statement_files.filename(month, hospital, format)
     return Response(
         body,
-        media_type=MEDIA[format],
+        media_type=media,
         headers={"Content-Disposition": f'{disposition}; filename="{name}"'},
     )
 
@@ -69,7 +65,7 @@ def statement_file(
     "/statements",
     summary="Hospital statements of a month (JSON, CSV for Excel, XLSX)",
     responses={
-        200: {"content": {m: {} for m in MEDIA.values()}},
+        200: {"content": {media: {} for media, _ in WRITERS.values()}},
         401: {"description": "No valid staff access token."},
         403: {"description": "The role may not read settlement's figures."},
         404: {"description": "UNKNOWN_HOSPITAL: no hospital with that code."},
@@ -83,7 +79,7 @@ async def hospital_statements(
     hospital: Annotated[
         str | None, Query(max_length=64, description="One hospital's code.")
     ] = None,
-    format: Annotated[Format, Query(description="json, csv or xlsx.")] = Format.JSON,
+    format: Annotated[Format, Query(description="json, csv or xlsx.")] = "json",
     lang: Annotated[str, Query(pattern="^(en|zh)$", description="XLSX headers.")] = "en",
 ) -> Any:
     """Per hospital the month's settlements, reversals, totals per fund and per med_type."""

@@ -8,16 +8,17 @@ asked with the session's token, so the browser needs no ``Authorization`` header
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.settlement.adapters import console_figures as figures
-from services.settlement.entrypoints.api.ops_statements import Format, statement_file
+from services.settlement.entrypoints.api.ops_statements import FORMATS, Format, statement_file
 from services.settlement.entrypoints.api.staff_auth import OpsAction
 from services.settlement.entrypoints.console.auth import viewer_for
+from services.settlement.entrypoints.console.pages import HOSPITAL_COLUMNS
 from services.settlement.entrypoints.console.site import (
     WHAT_IF_ROUTE,
     fresh_summary,
@@ -28,7 +29,6 @@ from services.settlement.errors import NotFound
 from services.settlement.service_layer.hospital_statements import month_statements
 from shared.china_time import china_today
 from shared.console.params import (
-    Column,
     Note,
     next_month,
     page_of,
@@ -42,18 +42,7 @@ from shared.console.web import Console, Viewer, language
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Viewer, Depends(viewer_for(OpsAction.READ))]
 
-STATEMENT_COLUMNS = (
-    Column("code", "col.hospital_code"),
-    Column("name", "col.hospital"),
-    Column("settlements", "col.settlements", figure=True),
-    Column("reversals", "col.reversals", figure=True),
-    Column("medfee_sumamt", "col.medfee", figure=True),
-    Column("fund_pay_sumamt", "col.fund_paid", figure=True),
-    Column("hifp_pay", "fund.basic", figure=True),
-    Column("hifmi_pay", "fund.catastrophic", figure=True),
-    Column("maf_pay", "fund.assistance", figure=True),
-)
-FORMATS = tuple(f.value for f in Format)
+STATEMENT_COLUMNS = tuple(c for c in HOSPITAL_COLUMNS if c.key not in ("level", "psn_part_amt"))
 
 
 @router.get("/console/statements")
@@ -102,7 +91,7 @@ async def download(request: Request, viewer: Reader) -> Response:
         found = await month_statements(request.app.state.engine, first, hospital)
     except NotFound:
         return Response(f"no hospital {hospital}", status_code=404, media_type="text/plain")
-    response = statement_file(found, hospital, Format(format), language(request))
+    response = statement_file(found, hospital, cast(Format, format), language(request))
     Console.secure(response)
     return response
 

@@ -6,7 +6,6 @@ most once a second per process, so a page shows the ledger as it stands when ask
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,22 +16,10 @@ from fastapi.routing import iter_route_contexts
 from services.settlement.adapters import ledger_summary
 from shared.china_time import china_today
 from shared.console.params import Note
-from shared.console.web import Console, NavItem, peer_url
+from shared.console.web import Console, NavItem, caught_up
 
 TEMPLATES = Path(__file__).parent / "templates"
 CATCH_UP_EVERY = 1.0  # seconds
-
-
-def enrollment_console(request: Request) -> str:
-    """Enrollment's console, as the browser should reach it."""
-    settings = getattr(request.app.state, "settings", None)  # set once the app has started
-    template = getattr(settings, "console_enrollment_url", "http://{host}:8001/console")
-    return peer_url(template, request).rstrip("/")
-
-
-def _cookie_domain(request: Request) -> str | None:
-    settings = getattr(request.app.state, "settings", None)
-    return getattr(settings, "console_cookie_domain", None)
 
 
 CONSOLE = Console(
@@ -40,9 +27,10 @@ CONSOLE = Console(
     templates=TEMPLATES,
     login="/console/login",
     peer_title="console.enrollment",
-    peer_url=enrollment_console,
-    cookie_domain=_cookie_domain,
+    peer_setting="console_enrollment_url",
+    peer_default="http://{host}:8001/console",
 )
+enrollment_console = CONSOLE.peer_url
 
 PAGES = (
     NavItem("nav.overview", "/console"),
@@ -72,12 +60,7 @@ def nav(request: Request) -> list[NavItem]:
 
 async def fresh_summary(request: Request) -> list[Note]:
     """Bring the daily ledger summary up to date (a note if that could not be done now)."""
-    state = request.app.state
-    if time.monotonic() - getattr(state, "console_summed_at", float("-inf")) < CATCH_UP_EVERY:
-        return []
-    upto = await ledger_summary.catch_up(state.engine)
-    state.console_summed_at = time.monotonic()
-    return [Note("note.summary_stale")] if upto is None else []
+    return await caught_up(request, ledger_summary.catch_up, CATCH_UP_EVERY)
 
 
 def page(request: Request, template: str, viewer: Any, notes: list[Note], **context: Any) -> Any:
