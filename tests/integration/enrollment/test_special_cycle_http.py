@@ -68,6 +68,25 @@ async def register(client, n: int, year: int, headers=None, **extra):
 async def test_carry_over_from_upload_to_freeze_each_step_by_its_role(client, staff):
     url = f"/api/v1/carry-over/{NEXT}"
     known = (await register(client, 1, TODAY.year)).json()["psn_no"]  # ordinary this year
+    civil = await _upload_lists(client, staff, url)
+    result = await _merge_submit_freeze(client, staff, url)
+    again = await client.post(f"{url}/freeze", headers=staff["city"])
+    assert again.json() == result
+    for path, body in ((f"{url}/lists/civil_affairs", civil), (f"{url}/submit", None)):
+        refused = await client.post(path, content=body, headers=staff["admin"])
+        assert (refused.status_code, refused.json()["code"]) == (409, "CARRY_OVER_FROZEN")
+    person = (await client.get(f"/api/v1/persons/{known}")).json()
+    last = person["identity_timeline"][-1]
+    assert (last["effective_from"], last["identity"], last["medical_assistance"]) == (
+        f"{NEXT}-01-01",
+        "subsistence",
+        True,
+    )
+    await _pay_on_behalf(client, staff)
+
+
+async def _upload_lists(client, staff, url: str) -> bytes:
+    """Civil affairs' list by its department, health's by the admin; each one's rows checked."""
     civil = carry_over_csv((1, "低保", "是"), (2, "特困", "否"))
     answer = await client.post(
         f"{url}/lists/civil_affairs", content=civil, headers=staff["department"]
@@ -91,6 +110,11 @@ async def test_carry_over_from_upload_to_freeze_each_step_by_its_role(client, st
     )
     assert answer.json()["accepted"] == 2
     assert [(e["row"], e["field"]) for e in answer.json()["rejected"]] == [(5, "certno")]
+    return civil
+
+
+async def _merge_submit_freeze(client, staff, url: str) -> dict:
+    """The merged list read, submitted by the district, frozen by the city: each by its role."""
     assert (await client.get(url, headers=staff["town"])).status_code == 403
     merged = (await client.get(url, headers=staff["district"])).json()
     assert (merged["status"], merged["persons"], merged["conflicts"]) == ("draft", 3, [])
@@ -106,18 +130,11 @@ async def test_carry_over_from_upload_to_freeze_each_step_by_its_role(client, st
     result = frozen.json()
     assert (result["status"], result["persons"], result["registered"]) == ("frozen", 3, 3)
     assert result["paid_on_behalf"] == 1  # the severely disabled person owes a premium
-    again = await client.post(f"{url}/freeze", headers=staff["city"])
-    assert again.json() == result
-    for path, body in ((f"{url}/lists/civil_affairs", civil), (f"{url}/submit", None)):
-        refused = await client.post(path, content=body, headers=staff["admin"])
-        assert (refused.status_code, refused.json()["code"]) == (409, "CARRY_OVER_FROZEN")
-    person = (await client.get(f"/api/v1/persons/{known}")).json()
-    last = person["identity_timeline"][-1]
-    assert (last["effective_from"], last["identity"], last["medical_assistance"]) == (
-        f"{NEXT}-01-01",
-        "subsistence",
-        True,
-    )
+    return result
+
+
+async def _pay_on_behalf(client, staff) -> None:
+    """The premium paid on the severely disabled person's behalf: listed, then paid, once."""
     on_behalf = await client.get(
         "/api/v1/subsidies/on-behalf", params={"year": NEXT}, headers=staff["district"]
     )
