@@ -83,32 +83,48 @@ async def test_a_registration_reaches_kafka_and_ctrl_c_stops_every_process(stack
         assert event["event_type"] == "registered"
         assert event["psn_no"] == psn_no
 
-        # The key the banner prints belongs to a hospital settlement knows.
-        assert stack.demo_key
-        coverage = await client.get(
-            f"{stack.settlement_url}/api/v1/persons/{psn_no}/coverage",
-            params={"date": "2025-03-01"},
-            headers={"Authorization": f"Bearer {stack.demo_key}"},
-        )
-        assert coverage.status_code not in (401, 403), coverage.text
-        unauthorised = await client.get(
-            f"{stack.settlement_url}/api/v1/persons/{psn_no}/coverage",
-            params={"date": "2025-03-01"},
-            headers={"Authorization": "Bearer not-a-key"},
-        )
-        assert unauthorised.status_code == 401
+        await _check_demo_key(client, stack, psn_no)
+        await _check_audit(client, stack, admin, psn_no)
 
-        # The banner's admin token is a staff member's (SPEC §8): it reads the audit log, which
-        # shows the demo admin made (by the console) and then registering the student.
-        audit = await client.get(f"{stack.enrollment_url}/api/v1/audit", headers=admin)
-        assert audit.status_code == 200, audit.text
-        made, registered = audit.json()[-2:]
-        assert made["detail"] == {"name": "admin", "role": "admin"}
-        assert registered["actor"] == "admin"
-        # persons.register_late when the year's registration window has closed (issue 11)
-        assert registered["action"] in {"persons.register", "persons.register_late"}
-        assert registered["psn_no"] == psn_no
+    await _check_console_login(stack)
 
+    assert stack.interrupt() == 0, stack.output
+    leftovers = {p: c for p, c in children.items() if alive(p) and command_line(p) == c}
+    assert leftovers == {}
+    assert stack.output.rstrip().endswith("stopped")
+
+
+async def _check_demo_key(client, stack, psn_no: str) -> None:
+    # The key the banner prints belongs to a hospital settlement knows.
+    assert stack.demo_key
+    coverage = await client.get(
+        f"{stack.settlement_url}/api/v1/persons/{psn_no}/coverage",
+        params={"date": "2025-03-01"},
+        headers={"Authorization": f"Bearer {stack.demo_key}"},
+    )
+    assert coverage.status_code not in (401, 403), coverage.text
+    unauthorised = await client.get(
+        f"{stack.settlement_url}/api/v1/persons/{psn_no}/coverage",
+        params={"date": "2025-03-01"},
+        headers={"Authorization": "Bearer not-a-key"},
+    )
+    assert unauthorised.status_code == 401
+
+
+async def _check_audit(client, stack, admin: dict[str, str], psn_no: str) -> None:
+    # The banner's admin token is a staff member's (SPEC §8): it reads the audit log, which
+    # shows the demo admin made (by the console) and then registering the student.
+    audit = await client.get(f"{stack.enrollment_url}/api/v1/audit", headers=admin)
+    assert audit.status_code == 200, audit.text
+    made, registered = audit.json()[-2:]
+    assert made["detail"] == {"name": "admin", "role": "admin"}
+    assert registered["actor"] == "admin"
+    # persons.register_late when the year's registration window has closed (issue 11)
+    assert registered["action"] in {"persons.register", "persons.register_late"}
+    assert registered["psn_no"] == psn_no
+
+
+async def _check_console_login(stack) -> None:
     # The banner's console login (SPEC §10) opens both ops consoles with one session.
     password = re.search(r"log in as admin, password (\S+)", stack.output)[1]
     async with httpx.AsyncClient(base_url=stack.enrollment_url, timeout=10) as browser:
@@ -118,11 +134,6 @@ async def test_a_registration_reaches_kafka_and_ctrl_c_stops_every_process(stack
         assert (await browser.post("/console/login", data=data)).status_code == 303
         assert (await browser.get("/console/registrations")).status_code == 200
         assert (await browser.get(f"{stack.settlement_url}/console/pipeline")).status_code == 200
-
-    assert stack.interrupt() == 0, stack.output
-    leftovers = {p: c for p, c in children.items() if alive(p) and command_line(p) == c}
-    assert leftovers == {}
-    assert stack.output.rstrip().endswith("stopped")
 
 
 def test_when_a_child_dies_the_others_are_stopped_and_the_exit_is_non_zero(stack):
