@@ -136,6 +136,44 @@ async def coverage_until(client, url, predicate, timeout: float = 30.0) -> dict:
         await asyncio.sleep(0.2)
 
 
+def _student_payment() -> dict:
+    """The student's premium as the tax bureau reports it."""
+    return {
+        "tax_serial": f"T{uuid.uuid4().hex[:16]}",
+        "certno": STUDENT["certno"],
+        "insurance_year": YEAR,
+        "amount": "360.00",
+        "payer": "individual",
+        "channel": "wechat",
+        "paid_at": f"{YEAR - 1}-10-01T09:30:00+08:00",
+    }
+
+
+async def _settle_twice(client, stack, psn_no: str) -> dict:
+    """The claim settled, then sent again with the same idempotency key: one settlement."""
+    claim = {"psn_no": psn_no, **CLAIM}
+    idempotency = {"Idempotency-Key": f"his-{uuid.uuid4()}"}
+    settled = await client.post(
+        f"{stack.settlement_url}/api/v1/settlements", json=claim, headers=idempotency
+    )
+    assert settled.status_code == 201, settled.text
+    result = settled.json()
+    assert result["insurance_year"] == YEAR
+    assert result["inscp_scp_amt"] == "18500.00"
+    assert result["act_pay_dedc"] == "900.00"
+    assert result["hifp_pay"] == "10560.00"
+    assert result["hifmi_pay"] == "0.00"
+    assert result["fund_pay_sumamt"] == "10560.00"
+    assert result["psn_part_amt"] == "9440.00"
+
+    # A HIS retry after a timeout gets the first answer, not a second settlement.
+    retried = await client.post(
+        f"{stack.settlement_url}/api/v1/settlements", json=claim, headers=idempotency
+    )
+    assert retried.json()["setl_id"] == result["setl_id"]
+    return result
+
+
 async def test_register_pay_settle_and_reverse_across_both_services(stack):
     for database in ("ENROLLMENT_DATABASE_URL", "SETTLEMENT_DATABASE_URL"):
         assert f"data: {stack.env[database]}" in stack.output  # the databases this run is about
@@ -157,42 +195,12 @@ async def test_register_pay_settle_and_reverse_across_both_services(stack):
         assert unpaid["code"] == "PREMIUM_UNPAID"
         assert unpaid["premium_due"] == "360.00"
 
-        await publish_payment(
-            stack.bootstrap,
-            {
-                "tax_serial": f"T{uuid.uuid4().hex[:16]}",
-                "certno": STUDENT["certno"],
-                "insurance_year": YEAR,
-                "amount": "360.00",
-                "payer": "individual",
-                "channel": "wechat",
-                "paid_at": f"{YEAR - 1}-10-01T09:30:00+08:00",
-            },
-        )
+        await publish_payment(stack.bootstrap, _student_payment())
         paid = await coverage_until(client, coverage_url, lambda c: c["eligible"])
         assert paid["eligible"] is True, paid
         assert paid["accumulators"] == ZERO_ACCUMULATORS
 
-        claim = {"psn_no": psn_no, **CLAIM}
-        idempotency = {"Idempotency-Key": f"his-{uuid.uuid4()}"}
-        settled = await client.post(
-            f"{stack.settlement_url}/api/v1/settlements", json=claim, headers=idempotency
-        )
-        assert settled.status_code == 201, settled.text
-        result = settled.json()
-        assert result["insurance_year"] == YEAR
-        assert result["inscp_scp_amt"] == "18500.00"
-        assert result["act_pay_dedc"] == "900.00"
-        assert result["hifp_pay"] == "10560.00"
-        assert result["hifmi_pay"] == "0.00"
-        assert result["fund_pay_sumamt"] == "10560.00"
-        assert result["psn_part_amt"] == "9440.00"
-
-        # A HIS retry after a timeout gets the first answer, not a second settlement.
-        retried = await client.post(
-            f"{stack.settlement_url}/api/v1/settlements", json=claim, headers=idempotency
-        )
-        assert retried.json()["setl_id"] == result["setl_id"]
+        result = await _settle_twice(client, stack, psn_no)
         after = (await client.get(coverage_url)).json()["accumulators"]
         assert after["inpatient_stays"] == 1
         assert after["basic_paid"] == "10560.00"
