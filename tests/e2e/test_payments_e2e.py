@@ -116,44 +116,8 @@ async def test_good_payments_become_one_event_each_and_the_rest_dead_letters(
 ):
     run = uuid.uuid4().hex[:8]
     async with httpx.AsyncClient(base_url=server.url, timeout=10, headers=server.admin) as http:
-        people = {}
-        for n in range(3):
-            answer = await http.post(
-                "/api/v1/persons",
-                json={
-                    "certno": certno(n),
-                    "name": f"学生{n}",
-                    "category": "student",
-                    "region": "371502",
-                    "organization": "一中",
-                    "insurance_year": 2025,
-                },
-            )
-            assert answer.status_code == 201, answer.text
-            people[certno(n)] = answer.json()["psn_no"]
-
-        def pay(serial: str, n: int, **extra) -> dict:
-            return {
-                "tax_serial": f"{run}-{serial}",
-                "certno": certno(n),
-                "insurance_year": 2025,
-                "amount": "360.00",
-                "payer": "individual",
-                "channel": "etax_app",
-                "paid_at": "2024-10-01T09:30:00+08:00",
-                **extra,
-            }
-
-        good = [pay("G0", 0), pay("G1", 1), pay("G2", 2, amount=360)]
-        bad = [
-            (b'{"tax_serial": "' + run.encode() + b'-M", oops', "MALFORMED_JSON"),
-            (json.dumps(pay("U1", 7)).encode(), "UNKNOWN_CERTNO"),
-            (
-                json.dumps({"tax_serial": f"{run}-F1", "certno": certno(0)}).encode(),
-                "MISSING_FIELD",
-            ),
-            (json.dumps(pay("N1", 1, amount="-1.00")).encode(), "NON_POSITIVE_AMOUNT"),
-        ]
+        people = await _register_three(http)
+        good, bad = _payments(run)
         values = [json.dumps(m).encode() for m in good]
         values += [values[0], values[1]]  # the bureau sends two of them again
         values += [raw for raw, _ in bad]
@@ -164,22 +128,79 @@ async def test_good_payments_become_one_event_each_and_the_rest_dead_letters(
                 await producer.send_and_wait("tax.premium-payments", value)
         finally:
             await producer.stop()
-
-        deadline = time.monotonic() + 60
-        while True:
-            unmatched = (await http.get("/api/v1/payments/unmatched", headers=server.tax)).json()
-            years = [
-                (await http.get(f"/api/v1/persons/{psn}")).json()["years"][0]
-                for psn in people.values()
-            ]
-            if len(unmatched) >= len(bad) and all(y["covered"] for y in years):
-                break
-            assert time.monotonic() < deadline, (unmatched, years)
-            await asyncio.sleep(0.3)
+        unmatched, years = await _until_applied(http, server, people, len(bad))
         assert sorted(u["reason"] for u in unmatched) == sorted(r for _, r in bad)
         assert all(y["premium_paid"] == "360.00" for y in years)  # duplicates changed nothing
 
-    ours = set(people.values())
+    await _check_topics(kafka_bootstrap, run, set(people.values()), good, bad)
+
+
+async def _register_three(http) -> dict[str, str]:
+    """Three students registered for 2025: their psn_no by certno."""
+    people = {}
+    for n in range(3):
+        answer = await http.post(
+            "/api/v1/persons",
+            json={
+                "certno": certno(n),
+                "name": f"学生{n}",
+                "category": "student",
+                "region": "371502",
+                "organization": "一中",
+                "insurance_year": 2025,
+            },
+        )
+        assert answer.status_code == 201, answer.text
+        people[certno(n)] = answer.json()["psn_no"]
+    return people
+
+
+def _payments(run: str) -> tuple[list[dict], list[tuple[bytes, str]]]:
+    """The good payments, and each bad message with the reason it must be refused for."""
+
+    def pay(serial: str, n: int, **extra) -> dict:
+        return {
+            "tax_serial": f"{run}-{serial}",
+            "certno": certno(n),
+            "insurance_year": 2025,
+            "amount": "360.00",
+            "payer": "individual",
+            "channel": "etax_app",
+            "paid_at": "2024-10-01T09:30:00+08:00",
+            **extra,
+        }
+
+    good = [pay("G0", 0), pay("G1", 1), pay("G2", 2, amount=360)]
+    bad = [
+        (b'{"tax_serial": "' + run.encode() + b'-M", oops', "MALFORMED_JSON"),
+        (json.dumps(pay("U1", 7)).encode(), "UNKNOWN_CERTNO"),
+        (
+            json.dumps({"tax_serial": f"{run}-F1", "certno": certno(0)}).encode(),
+            "MISSING_FIELD",
+        ),
+        (json.dumps(pay("N1", 1, amount="-1.00")).encode(), "NON_POSITIVE_AMOUNT"),
+    ]
+    return good, bad
+
+
+async def _until_applied(http, server, people: dict[str, str], bad: int) -> tuple[list, list]:
+    """The unmatched list and each person's year once every bad message is listed and every
+    person covered (a minute at most)."""
+    deadline = time.monotonic() + 60
+    while True:
+        unmatched = (await http.get("/api/v1/payments/unmatched", headers=server.tax)).json()
+        years = [
+            (await http.get(f"/api/v1/persons/{psn}")).json()["years"][0] for psn in people.values()
+        ]
+        if len(unmatched) >= bad and all(y["covered"] for y in years):
+            return unmatched, years
+        assert time.monotonic() < deadline, (unmatched, years)
+        await asyncio.sleep(0.3)
+
+
+async def _check_topics(
+    kafka_bootstrap: str, run: str, ours: set[str], good: list[dict], bad: list
+) -> None:
     events = await read_all(
         kafka_bootstrap,
         "enrollment.events",
