@@ -80,6 +80,24 @@ async def _per_call(variants: dict[str, Call]) -> dict[str, float]:
     return {name: statistics.median(times) for name, times in samples.items()}
 
 
+async def _register(http: httpx.AsyncClient, token: str) -> str:
+    """One person registered through the API: the path that reads them."""
+    person = await http.post(
+        "/api/v1/persons",
+        headers=_bearer(token),
+        json={
+            "certno": "11010519491231002X",
+            "name": "王芳",
+            "category": "resident",
+            "identity": "destitute",
+            "region": "371502",
+            "organization": "Dongchang street",
+            "insurance_year": 2026,
+        },
+    )
+    return f"/api/v1/persons/{person.json()['psn_no']}"
+
+
 async def _enrollment(url: str, keys: tuple[Path, Path]) -> dict[str, float]:
     await enrollment_bootstrap.migrate_async(url)
     engine = make_engine(url)
@@ -102,20 +120,7 @@ async def _enrollment(url: str, keys: tuple[Path, Path]) -> dict[str, float]:
         return PersonPublic.of(await enrollment.person(psn_no, Caller.of(admin)))
 
     async with app.router.lifespan_context(app), _client(app) as http:
-        person = await http.post(
-            "/api/v1/persons",
-            headers=_bearer(token),
-            json={
-                "certno": "11010519491231002X",
-                "name": "王芳",
-                "category": "resident",
-                "identity": "destitute",
-                "region": "371502",
-                "organization": "Dongchang street",
-                "insurance_year": 2026,
-            },
-        )
-        path = f"/api/v1/persons/{person.json()['psn_no']}"
+        path = await _register(http, token)
         sessionmaker, cache = app.state.sessionmaker, app.state.staff_cache
         keys_read = app.state.staff_token_keys  # read by the registration above
         for _ in range(500):  # PostgreSQL: the cache answers once its listener is connected
