@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import FastAPI, Response
@@ -37,6 +37,35 @@ def create_app(settings: Settings | None = None, *, run_consumer: bool = False) 
     """The app factory; with ``run_consumer`` it also folds enrollment.events in the background
     (and publishes the dead letters). ``uvicorn --factory`` calls it once per worker."""
     settings = settings or Settings()
+    lifespan = _lifespan(settings, run_consumer=run_consumer)
+    # Default deny: a route that declares no access policy answers 403 (SPEC §8).
+    app = FastAPI(
+        title="Settlement", version="1", lifespan=lifespan, dependencies=[staff_auth.default_deny()]
+    )
+    app.state.settings = settings  # staff_auth reads the staff-token key file from it
+    errors.install(app)
+    staff_auth.install(app)  # 401/403 of the staff routes (SPEC §8)
+    app.add_middleware(SettleFastPath)  # the settle call, ahead of the router
+    # Every answer counted (the 5xx alert), the fast path's too: outermost, added last.
+    app.add_middleware(CountRequests, counter=HTTP_REQUESTS, extra=(SETTLE_PATH, nhsa.PATH))
+    app.include_router(routes.coverage, prefix="/api/v1")
+    app.include_router(routes.settlements, prefix="/api/v1")
+    nhsa.install(app)  # POST /api/nhsa/v1, the national platform's envelope (SPEC §9)
+    app.include_router(what_if_router, prefix="/api/v1")  # staff: what-if reports (SPEC §10)
+    fhir.install(app)  # FHIR R4 at /fhir/R4 (SPEC §9)
+    app.include_router(statements_router, prefix="/api/v1")  # staff: hospital statements
+    console.install(app)  # /console: the ops console (SPEC §10)
+    app.include_router(applied_versions.router, prefix="/api/v1")  # staff: the reconciliation
+    _install_probes(app)
+    staff_auth.document_policies(app)  # x-policy on every operation of the OpenAPI document
+    openapi.install(app)  # the claim's schema, every refusal of every operation
+    return app
+
+
+def _lifespan(
+    settings: Settings, *, run_consumer: bool
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    """The app's lifespan: the database (and the consumer, if asked) opened, then closed."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,24 +93,11 @@ def create_app(settings: Settings | None = None, *, run_consumer: bool = False) 
                     await asyncio.wait_for(task, 10)
             await settlement.aclose()
 
-    # Default deny: a route that declares no access policy answers 403 (SPEC §8).
-    app = FastAPI(
-        title="Settlement", version="1", lifespan=lifespan, dependencies=[staff_auth.default_deny()]
-    )
-    app.state.settings = settings  # staff_auth reads the staff-token key file from it
-    errors.install(app)
-    staff_auth.install(app)  # 401/403 of the staff routes (SPEC §8)
-    app.add_middleware(SettleFastPath)  # the settle call, ahead of the router
-    # Every answer counted (the 5xx alert), the fast path's too: outermost, added last.
-    app.add_middleware(CountRequests, counter=HTTP_REQUESTS, extra=(SETTLE_PATH, nhsa.PATH))
-    app.include_router(routes.coverage, prefix="/api/v1")
-    app.include_router(routes.settlements, prefix="/api/v1")
-    nhsa.install(app)  # POST /api/nhsa/v1, the national platform's envelope (SPEC §9)
-    app.include_router(what_if_router, prefix="/api/v1")  # staff: what-if reports (SPEC §10)
-    fhir.install(app)  # FHIR R4 at /fhir/R4 (SPEC §9)
-    app.include_router(statements_router, prefix="/api/v1")  # staff: hospital statements
-    console.install(app)  # /console: the ops console (SPEC §10)
-    app.include_router(applied_versions.router, prefix="/api/v1")  # staff: the reconciliation
+    return lifespan
+
+
+def _install_probes(app: FastAPI) -> None:
+    """/healthz (the database answers) and /metrics, outside the OpenAPI document."""
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -92,10 +108,6 @@ def create_app(settings: Settings | None = None, *, run_consumer: bool = False) 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
-
-    staff_auth.document_policies(app)  # x-policy on every operation of the OpenAPI document
-    openapi.install(app)  # the claim's schema, every refusal of every operation
-    return app
 
 
 def _log_end(task: asyncio.Task[None]) -> None:
