@@ -20,6 +20,7 @@ from services.enrollment.domain.staff import Action
 from services.enrollment.entrypoints.api.auth import acting
 from services.enrollment.entrypoints.api.deps import SettingsDep, UnitOfWorkDep
 from services.enrollment.entrypoints.api.errors import error
+from services.enrollment.entrypoints.api.schemas import CSV_OR_JSON
 from services.enrollment.entrypoints.api.uploads import UploadRefused, read_upload
 from services.enrollment.service_layer import basic_data as basic_data_service
 from services.enrollment.service_layer.school_lists import ImportBy, import_rows
@@ -101,7 +102,7 @@ async def import_list(
     "/basic-data",
     summary="Basic data for the tax bureau: everyone registered for a year",
     description="CSV (UTF-8 with BOM, opens in Excel) or JSON: what each person owes, who pays.",
-    responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+    responses=CSV_OR_JSON,
 )
 async def basic_data(
     year: Year,
@@ -160,7 +161,7 @@ async def unmatched(
     "/subsidies",
     summary="Subsidies granted for a year (by default those to pay out)",
     description="status=payable (default) is the pay-out list; status=all lists every subsidy.",
-    responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+    responses=CSV_OR_JSON,
 )
 async def subsidy_list(
     year: Year,

@@ -14,6 +14,11 @@ from shared.http_errors import ErrorPublic as ErrorPublic  # every refusal's bod
 from shared.money import fmt
 from shared.text import NO_NUL, PRINTABLE
 
+CSV_OR_JSON: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}, "application/json": {}}}
+}
+"""``responses=`` of a list a caller takes as CSV or JSON (``format=``): both media documented."""
+
 
 class PersonCreate(BaseModel):
     """A registration for one insurance year (SPEC §6)."""

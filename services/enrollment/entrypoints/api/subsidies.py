@@ -16,7 +16,7 @@ from services.enrollment.domain.basic_data import render_table
 from services.enrollment.domain.staff import Action
 from services.enrollment.entrypoints.api.auth import acting
 from services.enrollment.entrypoints.api.deps import EnrollmentDep, UnitOfWorkDep
-from services.enrollment.entrypoints.api.schemas import ErrorPublic
+from services.enrollment.entrypoints.api.schemas import CSV_OR_JSON, ErrorPublic
 from services.enrollment.service_layer import subsidies
 from shared.text import NO_NUL, PRINTABLE
 
@@ -57,7 +57,7 @@ class SubsidyPublic(BaseModel):
     summary="Premiums to pay the tax bureau on people's behalf (代缴) for a year",
     description="Payable, not yet paid; within your scope. ID numbers masked (psn_no matches "
     "the basic data the tax bureau has).",
-    responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+    responses=CSV_OR_JSON,
 )
 async def on_behalf(
     year: Annotated[int, Query(ge=2000, le=2100, description="Insurance year.")],
