@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from services.enrollment.domain.calendar import Month
 from services.enrollment.domain.list_fields import RowCheck
-from services.enrollment.domain.list_files import ListSchema, RowError, parse_rows
+from services.enrollment.domain.list_files import ListSchema, Parsed, RowError, parse_rows
 from services.enrollment.domain.person import assistance_flag
 from services.enrollment.domain.state import PersonState
 from shared.events import EventPayload
@@ -47,10 +47,7 @@ class AssistanceRow:
     region: str
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedAssistance:
-    rows: list[AssistanceRow]
-    errors: list[RowError]
+ParsedAssistance = Parsed[AssistanceRow]
 
 
 def validate_row(row: int, values: dict[str, str]) -> AssistanceRow | list[RowError]:
@@ -65,8 +62,7 @@ def validate_row(row: int, values: dict[str, str]) -> AssistanceRow | list[RowEr
 
 def parse_assistance(data: bytes, filename: str = "", content_type: str = "") -> ParsedAssistance:
     """Every row of a monthly list; a person listed twice is refused on the later row."""
-    rows, errors = parse_rows(data, SCHEMA, validate_row, filename, content_type)
-    return ParsedAssistance(rows, errors)
+    return parse_rows(data, SCHEMA, validate_row, filename, content_type)
 
 
 def flagged_on(state: PersonState, month: Month) -> bool:

@@ -30,7 +30,7 @@ from enum import StrEnum
 
 from services.enrollment.domain.errors import DomainError
 from services.enrollment.domain.list_fields import RowCheck
-from services.enrollment.domain.list_files import ListSchema, RowError, parse_rows
+from services.enrollment.domain.list_files import ListSchema, Parsed, RowError, parse_rows
 from services.enrollment.domain.person import Registration, RulesFor, premium_changes, register
 from services.enrollment.domain.state import PersonState, then
 from shared.events import CarriedOver, Category, EventPayload, Identity, IdentityChanged
@@ -84,10 +84,7 @@ class CarryOverRow:
     category: Category | None
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedCarryOver:
-    rows: list[CarryOverRow]
-    errors: list[RowError]
+ParsedCarryOver = Parsed[CarryOverRow]
 
 
 def validate_row(row: int, values: dict[str, str]) -> CarryOverRow | list[RowError]:
@@ -109,8 +106,7 @@ def validate_row(row: int, values: dict[str, str]) -> CarryOverRow | list[RowErr
 
 def parse_carry_over(data: bytes, filename: str = "", content_type: str = "") -> ParsedCarryOver:
     """Every row of a department's list; a person listed twice is refused on the later row."""
-    rows, errors = parse_rows(data, SCHEMA, validate_row, filename, content_type)
-    return ParsedCarryOver(rows, errors)
+    return parse_rows(data, SCHEMA, validate_row, filename, content_type)
 
 
 # --- merging -----------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import io
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from shared.errors import CodedError
 
@@ -189,13 +189,26 @@ class PersonRow(Protocol):
 R = TypeVar("R", bound=PersonRow)
 
 
+@dataclass(frozen=True, slots=True)
+class Parsed(Generic[R]):
+    """A list read: its valid rows, and every reason a bad row was refused."""
+
+    rows: list[R]
+    errors: list[RowError]
+
+    @property
+    def total(self) -> int:
+        """The person rows read: the valid ones and each refused row once."""
+        return len(self.rows) + len({e.row for e in self.errors})
+
+
 def parse_rows(
     data: bytes,
     schema: ListSchema,
     validate: Callable[[int, dict[str, str]], R | list[RowError]],
     filename: str = "",
     content_type: str = "",
-) -> tuple[list[R], list[RowError]]:
+) -> Parsed[R]:
     """Every row of a list of people, validated: the good rows, and every reason a bad one was
     refused. A person listed twice is refused on the later rows (the first one counts)."""
     rows: list[R] = []
@@ -211,7 +224,7 @@ def parse_rows(
             errors.append(RowError(number, "certno", f"the same certno is on row {first}"))
             continue
         rows.append(result)
-    return rows, errors
+    return Parsed(rows, errors)
 
 
 def read_rows(

@@ -24,6 +24,7 @@ from services.enrollment.domain.list_fields import RowCheck
 from services.enrollment.domain.list_files import (
     ListFormatError,
     ListSchema,
+    Parsed,
     RowError,
     decode_csv,
     parse_rows,
@@ -76,14 +77,7 @@ class ListRow:
     identity: Identity
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedList:
-    rows: list[ListRow]
-    errors: list[RowError]
-
-    @property
-    def total(self) -> int:
-        return len(self.rows) + len({e.row for e in self.errors})
+ParsedList = Parsed[ListRow]
 
 
 def validate_row(row: int, values: dict[str, str]) -> ListRow | list[RowError]:
@@ -106,5 +100,4 @@ def parse_list(data: bytes, filename: str = "", content_type: str = "") -> Parse
     A certno listed twice in one file is refused on its later rows (the first one counts).
     Blank rows are skipped.
     """
-    rows, errors = parse_rows(data, SCHEMA, validate_row, filename, content_type)
-    return ParsedList(rows, errors)
+    return parse_rows(data, SCHEMA, validate_row, filename, content_type)
