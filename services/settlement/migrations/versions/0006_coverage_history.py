@@ -5,8 +5,8 @@ was applied. Persons known now get a ``baseline`` row — their state as of thei
 since what they looked like before was never kept: an as-of answer earlier than it says so
 (``AS_OF_UNAVAILABLE``) rather than guess.
 
-Revision ID: 0005_coverage_history
-Revises: 0004_policy_per_region
+Revision ID: 0006_coverage_history
+Revises: 0005_console_summaries
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_coverage_history"
-down_revision = "0004_policy_per_region"
+revision = "0006_coverage_history"
+down_revision = "0005_console_summaries"
 branch_labels = None
 depends_on = None
 
