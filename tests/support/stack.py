@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -96,6 +97,9 @@ class Stack:
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.starts = dict.fromkeys(PROCESSES, 0)
+        # A restart may run in a thread when a hard timeout closes the stack: none starts after.
+        self._lock = threading.Lock()
+        self._closed = False
 
     @property
     def bootstrap(self) -> str:
@@ -119,7 +123,9 @@ class Stack:
         """Start one process and wait until it is ready (the broker: its topics exist)."""
         assert name not in self.processes, f"{name} is running"
         self.starts[name] += 1
-        with (self.work / f"{name}.log").open("ab") as log:
+        with self._lock, (self.work / f"{name}.log").open("ab") as log:
+            if self._closed:
+                raise RuntimeError(f"the stack is closed: {name} not started")
             log.write(f"--- start {self.starts[name]} ---\n".encode())
             log.flush()
             self.processes[name] = subprocess.Popen(
@@ -155,6 +161,8 @@ class Stack:
     def close(self) -> None:
         """Stop every process: SIGTERM to the services at once, then the broker; SIGKILL to
         whatever is left after 10 s (and to anything a process left in its group)."""
+        with self._lock:
+            self._closed = True
         for group in ([n for n in PROCESSES if n != "broker"], ["broker"]):
             stopping = [self.processes.pop(n) for n in group if n in self.processes]
             for proc in stopping:
