@@ -39,10 +39,10 @@ TOPICS = [
     dlq(TOPIC_TAX_PAYMENTS),
     TOPIC_BASIC_DATA,
 ]
-# Tansu creates a topic on first use with 4 partitions, and keeps a consumer group's first
-# assignment (a later SyncGroup is answered with it). After a restart EMPTY, whichever client
-# touches a topic first creates it; with 4 from the start, no topic ever has a partition its
-# consumers' group did not share out.
+# Tansu creates a topic on first use with 4 partitions, and answers the same members joining
+# again with the partitions they had. After a restart EMPTY, whichever client touches a topic
+# first creates it; with 4 from the start, no topic ever has a partition its consumers' group
+# did not share out.
 PARTITIONS = 4
 PROCESSES = ("broker", "enrollment", "settlement", "consumer")
 """Every long-running process of the stack, in the order they start."""
