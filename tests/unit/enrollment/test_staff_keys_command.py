@@ -26,3 +26,12 @@ def test_keys_are_made_once_with_the_private_key_owner_only(tmp_path):
     again = CliRunner().invoke(cli, ["staff", "keys", "--out", str(folder)])
     assert again.exit_code == 0, again.output
     assert private.read_bytes() == made  # an existing pair is kept, tokens already out stay valid
+
+
+def test_a_folder_that_cannot_be_made_is_a_clear_refusal_not_a_traceback(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = CliRunner().invoke(cli, ["staff", "keys", "--out", str(blocker / "keys")])
+    assert result.exit_code == 1
+    assert "cannot write the key pair under" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -160,6 +160,10 @@ def keys(folder: Path) -> None:
     public key for STAFF_TOKEN_PUBLIC_KEY_FILE on both services (docker-compose reads them from
     there as secrets).
     """
-    private, public = staff_tokens.ensure_key_pair(folder)
+    try:
+        private, public = staff_tokens.ensure_key_pair(folder)
+    except OSError as exc:  # a folder under a file, no permission, a full disk
+        message = f"cannot write the key pair under {folder}: {exc.strerror}"
+        raise click.ClickException(message) from None
     click.echo(f"private key (enrollment only): {private}")
     click.echo(f"public key (both services):    {public}")
