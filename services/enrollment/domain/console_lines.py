@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-CHINA = timezone(timedelta(hours=8))
+from shared.china_time import CHINA_STANDARD_TIME
+
 ORDINARY = "ordinary"
 ASSISTANCE_ONLY = "medical_assistance"
 """The identity counted for a person flagged for medical assistance with no special identity."""
@@ -91,7 +92,7 @@ def fen(amount: Any) -> int:
 
 def china_day(instant: str) -> date:
     """The China-time date of a payload's ISO 8601 instant."""
-    return datetime.fromisoformat(instant).astimezone(CHINA).date()
+    return datetime.fromisoformat(instant).astimezone(CHINA_STANDARD_TIME).date()
 
 
 def apply(view: PersonView, kind: str, p: Mapping[str, Any]) -> tuple[PersonView, PaidOn | None]:

@@ -24,19 +24,19 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from shared import certno as certnos
+from shared.china_time import CHINA_STANDARD_TIME
 from shared.errors import CodedError
 from shared.events import Channel, Payer
 from shared.money import parse_amount, quantize
 
 log = logging.getLogger(__name__)
 
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
 MAX_SERIAL = 64
 MAX_PAYMENT = Decimal("1000000")  # a premium is hundreds of yuan; this guards the column too
 
