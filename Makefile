@@ -33,7 +33,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 # The pure core: no database, web or broker inside, so strict typing is cheap and catches much.
-PURE_CORE := shared/events.py shared/money.py shared/certno.py shared/errors.py shared/staff_tokens.py \
+PURE_CORE := shared/events.py shared/trusted.py shared/money.py shared/certno.py shared/errors.py shared/staff_tokens.py \
 	shared/china_time.py shared/text.py \
 	shared/console/svg.py shared/console/params.py shared/console/labels.py \
 	services/settlement/engine services/settlement/domain services/enrollment/domain

@@ -35,6 +35,7 @@ from pydantic import (
 )
 
 from shared.money import Money
+from shared.trusted import check, trusted
 
 TOPIC_ENROLLMENT_EVENTS = "enrollment.events"
 TOPIC_TAX_PAYMENTS = "tax.premium-payments"
@@ -330,17 +331,39 @@ class Event(BaseModel):
         actor: str,
         occurred_at: datetime | None = None,
     ) -> Event:
-        """A fresh event for a stream, stamped now; ``actor`` says who wrote it (see above)."""
+        """A fresh event for a stream, stamped now; ``actor`` says who wrote it (see above).
+
+        The payload is a validated model already and the envelope's fields are the writer's own,
+        so a well-formed envelope is built without validation (``trusted``: a bulk freeze builds
+        half a million); one breaking a rule validation enforces takes the validated path, which
+        refuses it with pydantic's ``ValidationError`` as before.
+        """
         now = utcnow()
-        return cls(
-            event_type=payload.event_type,
-            schema_version=payload.schema_version,
-            psn_no=psn_no,
-            stream_version=stream_version,
-            occurred_at=occurred_at or now,
-            recorded_at=now,
-            actor=actor,
-            payload=payload,
+        occurred = occurred_at or now
+        if stream_version < 1 or not 1 <= len(actor) <= MAX_ACTOR or occurred.utcoffset() is None:
+            return cls(
+                event_type=payload.event_type,
+                schema_version=payload.schema_version,
+                psn_no=psn_no,
+                stream_version=stream_version,
+                occurred_at=occurred,
+                recorded_at=now,
+                actor=actor,
+                payload=payload,
+            )
+        return trusted(
+            cls,
+            {
+                "event_id": uuid.uuid4(),
+                "event_type": payload.event_type,
+                "schema_version": payload.schema_version,
+                "psn_no": psn_no,
+                "stream_version": stream_version,
+                "occurred_at": occurred,
+                "recorded_at": now,
+                "actor": actor,
+                "payload": payload,
+            },
         )
 
     def to_json(self) -> bytes:
@@ -351,3 +374,6 @@ class Event(BaseModel):
     def from_json(cls, raw: bytes | str) -> Event:
         """Decode (and upcast) a Kafka value or stored row; raises ValueError when malformed."""
         return cls.model_validate(json.loads(raw))
+
+
+check(Event)

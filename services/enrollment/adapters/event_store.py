@@ -47,6 +47,7 @@ from shared.events import (
     Registered,
     utcnow,
 )
+from shared.trusted import trusted
 
 __all__ = ["ConcurrencyConflict", "EventStore", "decode"]
 
@@ -101,16 +102,19 @@ def decode(
                 "payload": json.loads(payload),
             }
         )
-    return Event.model_construct(
-        event_id=uuid.UUID(event_id),
-        event_type=kind,
-        schema_version=schema_version,
-        psn_no=psn_no,
-        stream_version=stream_version,
-        occurred_at=occurred_at.astimezone(UTC),
-        recorded_at=recorded_at.astimezone(UTC),
-        actor=actor or UNKNOWN_ACTOR,
-        payload=payload_cls.model_validate_json(payload),
+    return trusted(
+        Event,
+        {
+            "event_id": uuid.UUID(event_id),
+            "event_type": kind,
+            "schema_version": schema_version,
+            "psn_no": psn_no,
+            "stream_version": stream_version,
+            "occurred_at": occurred_at.astimezone(UTC),
+            "recorded_at": recorded_at.astimezone(UTC),
+            "actor": actor or UNKNOWN_ACTOR,
+            "payload": payload_cls.model_validate_json(payload),
+        },
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from services.settlement.engine import Claim, Coverage, HospitalProfile, MedType
 from shared.events import Identity
 from shared.money import fen_text
+from shared.trusted import check, trusted
 
 
 class Rerun(NamedTuple):
@@ -55,19 +56,16 @@ def claim_line(claim: Claim, hospital: HospitalProfile, coverage: Coverage) -> s
     )
 
 
-_FIELDS = frozenset(Claim.model_fields)
 _MED_TYPES = {str(t): t for t in MedType}
 
 
 def _built(values: dict[str, Any]) -> Claim:
-    # What ``Claim.model_construct`` does (every field given, none validated) at a third of its
+    # What ``Claim.model_construct`` does (every field given, none validated) at a fifth of its
     # cost, which was a fifth of a what-if's time per claim.
-    claim = Claim.__new__(Claim)
-    object.__setattr__(claim, "__dict__", values)
-    object.__setattr__(claim, "__pydantic_fields_set__", _FIELDS)
-    object.__setattr__(claim, "__pydantic_extra__", None)
-    object.__setattr__(claim, "__pydantic_private__", None)
-    return claim
+    return trusted(Claim, values)
+
+
+check(Claim)
 
 
 # Profiles and persons repeat endlessly (three levels, two flags; a few identities): one object

@@ -172,3 +172,14 @@ def test_actor_forms():
     assert (ev.SYSTEM_ACTOR, ev.TAX_FEED_ACTOR) == ("system", "tax-feed")
     with pytest.raises(ValidationError):
         Event.new(registered(), psn_no="P1", stream_version=1, actor="")
+
+
+@pytest.mark.parametrize("payload", PAYLOADS, ids=lambda p: p.event_type)
+def test_a_new_event_is_the_event_validation_would_build(payload):
+    # Event.new builds the envelope without validation: it must be the very event (fields, types,
+    # JSON) that validating the same fields builds.
+    event = Event.new(payload, psn_no="P1", stream_version=2, occurred_at=WHEN, actor=ACTOR)
+    validated = Event.model_validate(event.model_dump())
+    assert validated == event
+    assert validated.to_json() == event.to_json()
+    assert type(event.event_id) is type(validated.event_id)
