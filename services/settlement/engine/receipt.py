@@ -1,14 +1,17 @@
 """``setl_proc_info``: one line per step of the waterfall, fit for the patient's receipt.
 
-Amounts print as yuan with two decimals (``fen_text``). A step is kept as its English formatter
-and its numbers; ``render`` prints it in English or, through the one table ``TEMPLATES``, in
-Chinese (the NHSA gateway, ``Accept-Language: zh``). The English lines are the HIS API's
-historical answer and do not change.
+Amounts print as yuan with two decimals (``fen_text``). A step is kept as its formatter and its
+numbers; ``render`` prints it in English or Chinese (the NHSA gateway, ``Accept-Language: zh``).
+Each formatter works out a line's fields once and fills the line's template in the language
+asked for from the one table ``TEMPLATES``; the names a line uses (identities, hospital grades,
+caps) come from ``_NAMES``. The English lines are the HIS API's historical answer and do not
+change.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
@@ -23,13 +26,12 @@ Language = Literal["en", "zh"]
 # A line not yet printed: its formatter and the numbers. Formatting Decimals is a third of the
 # cost of a claim, so it happens when the receipt is read, not while the waterfall runs.
 Step = tuple[Callable[..., str], tuple[Any, ...]]
+_FIELD = re.compile(r"\{(\w+)\}")
 
 
 def render(steps: tuple[Step, ...], language: Language = "en") -> tuple[str, ...]:
     """The receipt lines of a waterfall's steps, in English or Chinese."""
-    if language == "zh":
-        return tuple(TEMPLATES[line]["zh"](*numbers) for line, numbers in steps)
-    return tuple(line(*numbers) for line, numbers in steps)
+    return tuple(line(*numbers, language=language) for line, numbers in steps)
 
 
 @functools.lru_cache(maxsize=256)
@@ -41,12 +43,45 @@ def pct(ratio: Decimal) -> str:
     return f"{text}%"
 
 
+def _fill(step: Callable[..., str], language: Language, *fields: object) -> str:
+    """``step``'s line in ``language``: its template of ``TEMPLATES`` with ``fields`` in."""
+    return TEMPLATES[step][language].format(*fields)
+
+
+def _line(fields: str, *, en: str, zh: str) -> dict[Language, str]:
+    """A line's template in each language, its ``{name}``s numbered in the order of ``fields``
+    (the order its formatter passes them): ``str.format`` fills by position faster than by
+    name."""
+    number = {name: f"{{{n}}}" for n, name in enumerate(fields.split())}
+
+    def numbered(template: str) -> str:
+        return _FIELD.sub(lambda field: number[field[1]], template)
+
+    return {"en": numbered(en), "zh": numbered(zh)}
+
+
+def _name(language: Language, key: object) -> str:
+    """What a receipt in ``language`` calls ``key`` (English: the key itself)."""
+    return _NAMES[language].get(key, str(key))
+
+
 def policy_scope(
-    total: Decimal, wholly: Decimal, over: Decimal, class_b: Decimal, p: Decimal
+    total: Decimal,
+    wholly: Decimal,
+    over: Decimal,
+    class_b: Decimal,
+    p: Decimal,
+    *,
+    language: Language = "en",
 ) -> str:
-    return (
-        f"Policy-scope amount: total {_y(total)} − wholly self-paid {_y(wholly)} − above price "
-        f"limits {_y(over)} − class-B self-paid {_y(class_b)} = {_y(p)}"
+    return _fill(
+        policy_scope,
+        language,
+        _y(total),
+        _y(wholly),
+        _y(over),
+        _y(class_b),
+        _y(p),
     )
 
 
@@ -59,24 +94,33 @@ def inpatient_deductible(
     factor: Decimal,
     due: Decimal,
     paid: Decimal,
+    *,
+    language: Language = "en",
 ) -> str:
-    hospital = f"level-{level} public" if public else f"level-{level}"
-    return (
-        f"Inpatient stay {stay} of {year} at a {hospital} hospital: deductible {_y(due)} "
-        f"({pct(factor)} of {_y(base)}), applied {_y(paid)}"
+    hospital = _PHRASES["public hospital" if public else "hospital"][language]
+    return _fill(
+        inpatient_deductible,
+        language,
+        stay,
+        year,
+        hospital.format(grade=_name(language, level)),
+        _y(base),
+        pct(factor),
+        _y(due),
+        _y(paid),
     )
 
 
-def chronic_treatment(dise_codg: str) -> str:
-    return f"Chronic outpatient treatment of {dise_codg} (on the disease list): no deductible"
+def chronic_treatment(dise_codg: str, *, language: Language = "en") -> str:
+    return _fill(chronic_treatment, language, dise_codg)
 
 
-def primary_care_visit() -> str:
-    return "General outpatient at a primary-care institution: no deductible"
+def primary_care_visit(*, language: Language = "en") -> str:
+    return _fill(primary_care_visit, language)
 
 
-def visit_deductible(due: Decimal, paid: Decimal) -> str:
-    return f"Accident outpatient: deductible {_y(due)} per visit, applied {_y(paid)}"
+def visit_deductible(due: Decimal, paid: Decimal, *, language: Language = "en") -> str:
+    return _fill(visit_deductible, language, _y(due), _y(paid))
 
 
 def basic_fund(
@@ -89,11 +133,20 @@ def basic_fund(
     cap: Decimal,
     left: Decimal,
     paid: Decimal,
+    *,
+    language: Language = "en",
 ) -> str:
-    return (
-        f"Basic fund {fund}: {_share(base, deductible)} × {pct(ratio)} = {_y(computed)}; "
-        f"{cap_name} {_y(cap)}, {_y(left)} left; pays {_y(paid)}"
-    )
+    share = _share(base, deductible)
+    payout = _payout(ratio, computed, cap, left, paid)
+    return _fill(basic_fund, language, fund, share, _name(language, cap_name), *payout)
+
+
+def _payout(
+    ratio: Decimal, computed: Decimal, cap: Decimal, left: Decimal, paid: Decimal
+) -> tuple[str, ...]:
+    """What a fund paying a ratio within an annual cap prints (basic fund and assistance alike):
+    the ratio, what it comes to, the cap, what is left of it, what the fund pays."""
+    return pct(ratio), _y(computed), _y(cap), _y(left), _y(paid)
 
 
 def _share(base: Decimal, deductible: Decimal) -> str:
@@ -112,14 +165,51 @@ def catastrophic(
     left: Decimal,
     paid: Decimal,
     schedule: Schedule | None = None,
+    *,
+    language: Language = "en",
 ) -> str:
-    # ``schedule`` is for the Chinese line, which lists each band's slice.
-    bands = "the standard" if tilt is None else f"the {tilt} special-person"
-    return (
-        f"Catastrophic insurance {fund}: burden {_y(burden)}, year's burden {_y(before)} → "
-        f"{_y(after)}; entitlement on {bands} bands {_y(entitled)}, already paid {_y(already)}, "
-        f"{_y(left)} of the annual cap left; pays {_y(paid)}"
+    if tilt is None:
+        standard = _PHRASES["standard bands"][language]
+    else:
+        standard = _PHRASES["tilted bands"][language].format(who=_name(language, str(tilt)))
+    return _fill(
+        catastrophic,
+        language,
+        fund,
+        _y(burden),
+        _y(before),
+        _y(after),
+        standard,
+        # The English line (the HIS API's historical answer) lists no band's slice.
+        _slices_zh(after, schedule) if language == "zh" else "",
+        _y(entitled),
+        _y(already),
+        _y(left),
+        _y(paid),
     )
+
+
+def _band_edge(amount: Decimal) -> str:
+    """A band edge as a bureau prints it: thousands separated, no decimals when whole."""
+    return f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
+
+
+def _slices_zh(after: Decimal, schedule: Schedule | None) -> str:
+    """Each band's slice of the year's burden ``after``, as the Chinese line lists them."""
+    slices = schedule.slices(after) if schedule is not None else ()
+    if slices:
+        parts = []
+        for start, end, ratio, amount in slices:
+            band = (
+                f"{_band_edge(start)} 元以上段"
+                if end is None
+                else (f"{_band_edge(start)}–{_band_edge(end)} 元段")
+            )
+            parts.append(f"{band} {pct(ratio)} 计 {_y(amount)} 元")
+        return "，".join(parts)
+    if schedule is not None and schedule.bands:
+        return f"未达起付标准 {_band_edge(schedule.bands[0][0])} 元"
+    return "未达起付标准"
 
 
 def assistance(
@@ -131,20 +221,89 @@ def assistance(
     cap: Decimal,
     left: Decimal,
     paid: Decimal,
+    *,
+    language: Language = "en",
 ) -> str:
-    return (
-        f"Medical assistance {fund} ({who}): remaining burden {_y(base)} × {pct(ratio)} = "
-        f"{_y(computed)}; annual cap {_y(cap)}, {_y(left)} left; pays {_y(paid)}"
-    )
+    payout = _payout(ratio, computed, cap, left, paid)
+    return _fill(assistance, language, fund, _name(language, who), _y(base), *payout)
 
 
-def settlement(total: Decimal, funds: Decimal, patient: Decimal) -> str:
-    return (
-        f"Funds pay {_y(funds)} in all; the patient pays {_y(total)} − {_y(funds)} = {_y(patient)}"
-    )
+def settlement(
+    total: Decimal, funds: Decimal, patient: Decimal, *, language: Language = "en"
+) -> str:
+    return _fill(settlement, language, _y(total), _y(funds), _y(patient))
 
 
-# --- Chinese lines (中文结算过程信息) --------------------------------------------------------
+# --- The one table: each line in English and Chinese (中文结算过程信息) -----------------------
+
+TEMPLATES: dict[Callable[..., str], dict[Language, str]] = {
+    policy_scope: _line(
+        "total wholly over class_b p",
+        en="Policy-scope amount: total {total} − wholly self-paid {wholly} − above price "
+        "limits {over} − class-B self-paid {class_b} = {p}",
+        zh="政策范围内费用：医疗费总额 {total} − 全自费 {wholly} − 超限价自费 {over} − "
+        "乙类先行自付 {class_b} = {p} 元",
+    ),
+    inpatient_deductible: _line(
+        "stay year hospital base factor due paid",
+        en="Inpatient stay {stay} of {year} at a {hospital} hospital: deductible {due} "
+        "({factor} of {base}), applied {paid}",
+        zh="{year}年度第 {stay} 次住院（{hospital}医疗机构）：起付标准 {due} 元"
+        "（{base} 元的 {factor}），实际起付 {paid} 元",
+    ),
+    chronic_treatment: _line(
+        "dise_codg",
+        en="Chronic outpatient treatment of {dise_codg} (on the disease list): no deductible",
+        zh="门诊慢特病 {dise_codg}（在病种目录内）：不设起付标准",
+    ),
+    primary_care_visit: _line(
+        "",
+        en="General outpatient at a primary-care institution: no deductible",
+        zh="基层医疗机构普通门诊：不设起付标准",
+    ),
+    visit_deductible: _line(
+        "due paid",
+        en="Accident outpatient: deductible {due} per visit, applied {paid}",
+        zh="意外伤害门诊：每次起付标准 {due} 元，实际起付 {paid} 元",
+    ),
+    basic_fund: _line(
+        "fund share cap_name ratio computed cap left paid",
+        en="Basic fund {fund}: {share} × {ratio} = {computed}; "
+        "{cap_name} {cap}, {left} left; pays {paid}",
+        zh="基本医疗保险统筹基金 {fund}：{share} × {ratio} = {computed} 元；"
+        "{cap_name} {cap} 元，剩余 {left} 元；本次支付 {paid} 元",
+    ),
+    catastrophic: _line(
+        "fund burden before after standard slices entitled already left paid",
+        en="Catastrophic insurance {fund}: burden {burden}, year's burden {before} → "
+        "{after}; entitlement on {standard} bands {entitled}, already paid {already}, "
+        "{left} of the annual cap left; pays {paid}",
+        zh="大病保险{standard}：{slices}；年度累计负担 {before} → {after} 元"
+        "（本次 {burden} 元），应得 {entitled} 元，已付 {already} 元，"
+        "年度封顶余额 {left} 元；大病保险基金 {fund} 本次支付 {paid} 元",
+    ),
+    assistance: _line(
+        "fund who base ratio computed cap left paid",
+        en="Medical assistance {fund} ({who}): remaining burden {base} × {ratio} = "
+        "{computed}; annual cap {cap}, {left} left; pays {paid}",
+        zh="医疗救助 {fund}（{who}）：剩余负担 {base} × {ratio} = "
+        "{computed} 元；年度限额 {cap} 元，剩余 {left} 元；本次支付 {paid} 元",
+    ),
+    settlement: _line(
+        "total funds patient",
+        en="Funds pay {funds} in all; the patient pays {total} − {funds} = {patient}",
+        zh="基金合计支付 {funds} 元；个人支付 {total} − {funds} = {patient} 元",
+    ),
+}
+"""Every receipt line, by the step that prints it, in each language: the one table."""
+
+_PHRASES: dict[str, dict[Language, str]] = {
+    "hospital": {"en": "level-{grade}", "zh": "{grade}级"},
+    "public hospital": {"en": "level-{grade} public", "zh": "{grade}级公立"},
+    "standard bands": {"en": "the standard", "zh": ""},
+    "tilted bands": {"en": "the {who} special-person", "zh": "（{who}倾斜标准）"},
+}
+"""The parts of a line that differ with the claim, in each language."""
 
 IDENTITY_ZH = {
     "ordinary": "普通居民",
@@ -160,141 +319,16 @@ IDENTITY_ZH = {
 }
 """The receipt's names of the identities of SPEC §2 (004's own words)."""
 
-_LEVEL_ZH = {1: "一", 2: "二", 3: "三"}
-_CAP_ZH = {
-    "shared annual cap": "住院与门诊慢特病共用年度最高支付限额",
-    "general outpatient annual cap": "普通门诊年度最高支付限额",
-    "accident outpatient annual cap": "意外伤害门诊年度最高支付限额",
+_NAMES: dict[Language, dict[Any, str]] = {
+    "en": {},
+    "zh": {
+        **IDENTITY_ZH,
+        1: "一",
+        2: "二",
+        3: "三",
+        "shared annual cap": "住院与门诊慢特病共用年度最高支付限额",
+        "general outpatient annual cap": "普通门诊年度最高支付限额",
+        "accident outpatient annual cap": "意外伤害门诊年度最高支付限额",
+    },
 }
-
-
-def _band_edge(amount: Decimal) -> str:
-    """A band edge as a bureau prints it: thousands separated, no decimals when whole."""
-    return f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
-
-
-def _zh_policy_scope(
-    total: Decimal, wholly: Decimal, over: Decimal, class_b: Decimal, p: Decimal
-) -> str:
-    return (
-        f"政策范围内费用：医疗费总额 {_y(total)} − 全自费 {_y(wholly)} − 超限价自费 {_y(over)} − "
-        f"乙类先行自付 {_y(class_b)} = {_y(p)} 元"
-    )
-
-
-def _zh_inpatient_deductible(
-    stay: int,
-    year: int,
-    level: int,
-    public: bool,
-    base: Decimal,
-    factor: Decimal,
-    due: Decimal,
-    paid: Decimal,
-) -> str:
-    grade = _LEVEL_ZH.get(level, str(level))
-    hospital = f"{grade}级公立" if public else f"{grade}级"
-    return (
-        f"{year}年度第 {stay} 次住院（{hospital}医疗机构）：起付标准 {_y(due)} 元"
-        f"（{_y(base)} 元的 {pct(factor)}），实际起付 {_y(paid)} 元"
-    )
-
-
-def _zh_chronic_treatment(dise_codg: str) -> str:
-    return f"门诊慢特病 {dise_codg}（在病种目录内）：不设起付标准"
-
-
-def _zh_primary_care_visit() -> str:
-    return "基层医疗机构普通门诊：不设起付标准"
-
-
-def _zh_visit_deductible(due: Decimal, paid: Decimal) -> str:
-    return f"意外伤害门诊：每次起付标准 {_y(due)} 元，实际起付 {_y(paid)} 元"
-
-
-def _zh_basic_fund(
-    fund: str,
-    base: Decimal,
-    deductible: Decimal,
-    ratio: Decimal,
-    computed: Decimal,
-    cap_name: str,
-    cap: Decimal,
-    left: Decimal,
-    paid: Decimal,
-) -> str:
-    return (
-        f"基本医疗保险统筹基金 {fund}：{_share(base, deductible)} × {pct(ratio)} = "
-        f"{_y(computed)} 元；"
-        f"{_CAP_ZH.get(cap_name, cap_name)} {_y(cap)} 元，剩余 {_y(left)} 元；"
-        f"本次支付 {_y(paid)} 元"
-    )
-
-
-def _zh_catastrophic(
-    fund: str,
-    burden: Decimal,
-    before: Decimal,
-    after: Decimal,
-    tilt: Identity | None,
-    entitled: Decimal,
-    already: Decimal,
-    left: Decimal,
-    paid: Decimal,
-    schedule: Schedule | None = None,
-) -> str:
-    standard = "" if tilt is None else f"（{IDENTITY_ZH.get(str(tilt), str(tilt))}倾斜标准）"
-    slices = schedule.slices(after) if schedule is not None else ()
-    if slices:
-        parts = []
-        for start, end, ratio, amount in slices:
-            band = (
-                f"{_band_edge(start)} 元以上段"
-                if end is None
-                else (f"{_band_edge(start)}–{_band_edge(end)} 元段")
-            )
-            parts.append(f"{band} {pct(ratio)} 计 {_y(amount)} 元")
-        bands = "，".join(parts)
-    elif schedule is not None and schedule.bands:
-        bands = f"未达起付标准 {_band_edge(schedule.bands[0][0])} 元"
-    else:
-        bands = "未达起付标准"
-    return (
-        f"大病保险{standard}：{bands}；年度累计负担 {_y(before)} → {_y(after)} 元"
-        f"（本次 {_y(burden)} 元），应得 {_y(entitled)} 元，已付 {_y(already)} 元，"
-        f"年度封顶余额 {_y(left)} 元；大病保险基金 {fund} 本次支付 {_y(paid)} 元"
-    )
-
-
-def _zh_assistance(
-    fund: str,
-    who: str,
-    base: Decimal,
-    ratio: Decimal,
-    computed: Decimal,
-    cap: Decimal,
-    left: Decimal,
-    paid: Decimal,
-) -> str:
-    return (
-        f"医疗救助 {fund}（{IDENTITY_ZH.get(who, who)}）：剩余负担 {_y(base)} × {pct(ratio)} = "
-        f"{_y(computed)} 元；年度限额 {_y(cap)} 元，剩余 {_y(left)} 元；本次支付 {_y(paid)} 元"
-    )
-
-
-def _zh_settlement(total: Decimal, funds: Decimal, patient: Decimal) -> str:
-    return f"基金合计支付 {_y(funds)} 元；个人支付 {_y(total)} − {_y(funds)} = {_y(patient)} 元"
-
-
-TEMPLATES: dict[Callable[..., str], dict[Language, Callable[..., str]]] = {
-    policy_scope: {"en": policy_scope, "zh": _zh_policy_scope},
-    inpatient_deductible: {"en": inpatient_deductible, "zh": _zh_inpatient_deductible},
-    chronic_treatment: {"en": chronic_treatment, "zh": _zh_chronic_treatment},
-    primary_care_visit: {"en": primary_care_visit, "zh": _zh_primary_care_visit},
-    visit_deductible: {"en": visit_deductible, "zh": _zh_visit_deductible},
-    basic_fund: {"en": basic_fund, "zh": _zh_basic_fund},
-    catastrophic: {"en": catastrophic, "zh": _zh_catastrophic},
-    assistance: {"en": assistance, "zh": _zh_assistance},
-    settlement: {"en": settlement, "zh": _zh_settlement},
-}
-"""Every receipt line, by the step that prints it, in each language: the one table."""
+"""What each language calls an identity, a hospital grade or a cap (English: its own name)."""
