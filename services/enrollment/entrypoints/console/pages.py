@@ -92,7 +92,7 @@ async def overview(request: Request, viewer: Anyone) -> HTMLResponse:
     if allowed(viewer, Action.READ_REPORTS):
         relay = await relay_status(request.app.state.sessionmaker)
         cards.append((t("card.relay_backlog"), f"{relay['backlog']:,}", "/console/relay"))
-    return page(request, "overview.html", viewer, notes, heading="nav.overview", cards=cards)
+    return page(request, "overview", viewer, notes, cards=cards)
 
 
 @router.get("/console/registrations")
@@ -128,10 +128,9 @@ async def registrations(request: Request, viewer: Reports) -> HTMLResponse:
     shown, more = page_of(list(rows.values()), table)
     return page(
         request,
-        "registrations.html",
+        "registrations",
         viewer,
         [*fresh, *notes, *more],
-        heading="nav.registrations",
         chart=chart,
         table=shown,
         columns=REGISTRATION_COLUMNS,
@@ -163,10 +162,9 @@ async def collection(request: Request, viewer: Reports) -> HTMLResponse:
     chart = _weekly_chart(_t(request), daily, due, year, organization)
     return page(
         request,
-        "collection.html",
+        "collection",
         viewer,
         [*fresh, *notes, *more, *more2, *more3],
-        heading="nav.collection",
         year=year,
         years=known or [year],
         organization=organization,
@@ -224,10 +222,9 @@ async def special(request: Request, viewer: Reports) -> HTMLResponse:
     )
     return page(
         request,
-        "special.html",
+        "special",
         viewer,
         fresh,
-        heading="nav.special",
         chart=chart,
         identities=ranked,
         total=sum(identities.values()),

@@ -100,10 +100,9 @@ async def unmatched(request: Request, viewer: Unmatched) -> HTMLResponse:
         notes.append(Note("note.retried", done))
     return page(
         request,
-        "unmatched.html",
+        "unmatched",
         viewer,
         [*notes, *more, *more2],
-        heading="nav.unmatched",
         chosen=status,
         statuses=STATUSES,
         chart=chart if caller.scope.everything else None,
@@ -150,10 +149,9 @@ async def relay(request: Request, viewer: Reports) -> HTMLResponse:
     runner = getattr(request.app.state, "relay", None)
     return page(
         request,
-        "relay.html",
+        "relay",
         viewer,
         [],
-        heading="nav.relay",
         relay=status,
         topics=topics,
         running=runner is not None,

@@ -48,7 +48,16 @@ def allowed(viewer: Viewer, *actions: Action) -> bool:
     return any(may(Role(viewer.role), action) for action in actions)
 
 
-def page(request: Request, template: str, viewer: Viewer, notes: list[Note], **context: Any) -> Any:
-    """Render ``template`` with the console's frame and the pages this viewer may open."""
+def page(request: Request, name: str, viewer: Viewer, notes: list[Note], **context: Any) -> Any:
+    """Render the page ``name`` (its template ``name.html``, headed ``nav.name``) with the
+    console's frame and the pages this viewer may open."""
     nav = [item for item, actions in PAGES if allowed(viewer, *actions)]
-    return CONSOLE.page(request, template, viewer=viewer, nav=nav, notes=notes, **context)
+    return CONSOLE.page(
+        request,
+        f"{name}.html",
+        viewer=viewer,
+        nav=nav,
+        notes=notes,
+        heading=f"nav.{name}",
+        **context,
+    )

@@ -86,10 +86,9 @@ async def overview(request: Request, viewer: Reader) -> HTMLResponse:
     )
     return page(
         request,
-        "overview.html",
+        "overview",
         viewer,
         notes,
-        heading="nav.overview",
         today=days.get(today, Totals()),
         month=month,
         refused=sum(r["count"] for r in refused),
@@ -131,10 +130,9 @@ async def settlements(request: Request, viewer: Reader) -> HTMLResponse:
     )
     return page(
         request,
-        "settlements.html",
+        "settlements",
         viewer,
         [*notes, *more, *more2, *more3],
-        heading="nav.settlements",
         month=first,
         charts=[per_day, per_hospital],
         table=shown,
@@ -175,10 +173,9 @@ async def funds(request: Request, viewer: Reader) -> HTMLResponse:
     months = _per_month(year, first.year)
     return page(
         request,
-        "funds.html",
+        "funds",
         viewer,
         [*notes, *more],
-        heading="nav.funds",
         month=first,
         charts=[per_day, cumulated],
         months=months,
@@ -206,10 +203,9 @@ async def refusals(request: Request, viewer: Reader) -> HTMLResponse:
     )
     return page(
         request,
-        "refusals.html",
+        "refusals",
         viewer,
         [*notes, *more, *more2],
-        heading="nav.refusals",
         month=first,
         chart=chart,
         total=sum(per_code.values()),
@@ -241,10 +237,9 @@ async def catastrophic(request: Request, viewer: Reader) -> HTMLResponse:
     )
     return page(
         request,
-        "catastrophic.html",
+        "catastrophic",
         viewer,
         notes,
-        heading="nav.catastrophic",
         year=year,
         chart=chart,
         bands=bands,

@@ -60,10 +60,9 @@ async def pipeline(request: Request, viewer: Reader) -> HTMLResponse:
     shown, _ = clamp(rows, state.dead_letters, table)
     return page(
         request,
-        "pipeline.html",
+        "pipeline",
         viewer,
         [*notes, *more],
-        heading="nav.pipeline",
         lag=await consumer_lag(request),
         state=state,
         table=shown,

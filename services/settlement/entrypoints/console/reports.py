@@ -58,10 +58,9 @@ async def statements(request: Request, viewer: Reader) -> HTMLResponse:
     shown, more3 = page_of(rows, table)
     return page(
         request,
-        "statements.html",
+        "statements",
         viewer,
         [*notes, *more, *more2, *more3],
-        heading="nav.statements",
         month=first,
         table=shown,
         columns=STATEMENT_COLUMNS,
@@ -78,10 +77,9 @@ async def download(request: Request, viewer: Reader) -> Response:
     if notes or more:  # a download of another month than asked would mislead: say so instead
         return page(
             request,
-            "statements.html",
+            "statements",
             viewer,
             [*notes, *more],
-            heading="nav.statements",
             month=first,
             table=None,
             columns=STATEMENT_COLUMNS,
@@ -104,9 +102,7 @@ async def what_if(request: Request, viewer: Reader) -> Response:
     year, notes = read_year(request.query_params.get("year"), china_today().year - 1)
     policy = (request.query_params.get("policy") or "").strip()
     if not policy or notes:
-        return page(
-            request, "what_if.html", viewer, notes, heading="nav.what_if", year=year, policy=policy
-        )
+        return page(request, "what_if", viewer, notes, year=year, policy=policy)
     return await _report(request, viewer, year, policy)
 
 
@@ -125,10 +121,9 @@ async def _report(request: Request, viewer: Viewer, year: int, policy: str) -> R
         refusal = _refusal(answer)
         return page(
             request,
-            "what_if.html",
+            "what_if",
             viewer,
             [Note("note.what_if_refused", refusal)],
-            heading="nav.what_if",
             year=year,
             policy=policy,
         )

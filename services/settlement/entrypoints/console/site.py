@@ -63,9 +63,18 @@ async def fresh_summary(request: Request) -> list[Note]:
     return await caught_up(request, ledger_summary.catch_up, CATCH_UP_EVERY)
 
 
-def page(request: Request, template: str, viewer: Any, notes: list[Note], **context: Any) -> Any:
-    """Render ``template`` with the console's frame."""
-    return CONSOLE.page(request, template, viewer=viewer, nav=nav(request), notes=notes, **context)
+def page(request: Request, name: str, viewer: Any, notes: list[Note], **context: Any) -> Any:
+    """Render the page ``name`` (its template ``name.html``, headed ``nav.name``) with the
+    console's frame."""
+    return CONSOLE.page(
+        request,
+        f"{name}.html",
+        viewer=viewer,
+        nav=nav(request),
+        notes=notes,
+        heading=f"nav.{name}",
+        **context,
+    )
 
 
 def fund_names() -> list[tuple[str, str]]:
