@@ -7,6 +7,7 @@ scope (a department's source, a district's region).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -18,7 +19,7 @@ from services.enrollment.domain.carry_over import parse_carry_over
 from services.enrollment.domain.staff import Action
 from services.enrollment.entrypoints.api.auth import acting
 from services.enrollment.entrypoints.api.deps import EnrollmentDep, UnitOfWorkDep
-from services.enrollment.entrypoints.api.schemas import ErrorPublic
+from services.enrollment.entrypoints.api.schemas import ErrorPublic, RowRefusal
 from services.enrollment.entrypoints.api.uploads import read_upload
 from services.enrollment.service_layer import carry_over
 from services.enrollment.service_layer.persons import Context
@@ -38,10 +39,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class RowErrorPublic(BaseModel):
+class RowErrorPublic(RowRefusal):
     row: int = Field(description="Spreadsheet row number (the file's first row is 1).")
-    field: str = Field(description="The column at fault.")
-    reason: str = Field(description="Why the row was refused.")
 
 
 class CarryOverUploadPublic(BaseModel):
@@ -133,38 +132,57 @@ def list_year(year: Year, uow: UnitOfWorkDep, enrollment: EnrollmentDep) -> List
 ListYearDep = Annotated[ListYear, Depends(list_year)]
 
 
-@router.get(
-    "/{year}",
-    response_model=CarryOverPublic,
-    responses=ERRORS,
-    summary="The year's merged carry-over list: status, counts, conflicts",
+def _list_route(
+    method: str,
+    path: str,
+    action: Action,
+    handler: Callable[[UnitOfWorkFactory, int, Caller, Context], Awaitable[Any]],
+    answer: type[BaseModel],
+    summary: str,
+    description: str | None = None,
+) -> None:
+    """A route on the year's merged list: ``action``'s holders call ``handler(uow, year, caller,
+    ctx)`` (the operation is named after the handler, as the routes always were)."""
+
+    # A default, not an Annotated[...]: annotations are strings here (PEP 563), and a string
+    # naming this function's ``action`` cannot be resolved by FastAPI.
+    async def endpoint(on: ListYearDep, caller: Caller = Depends(acting(action))) -> Any:
+        return await handler(on.uow, on.year, caller, on.ctx)
+
+    router.add_api_route(
+        f"/{{year}}{path}",
+        endpoint,
+        methods=[method],
+        name=handler.__name__,
+        response_model=answer,
+        responses=ERRORS,
+        summary=summary,
+        description=description,
+    )
+
+
+_list_route(
+    "GET",
+    "",
+    Action.READ_CARRY_OVER,
+    carry_over.read,
+    CarryOverPublic,
+    "The year's merged carry-over list: status, counts, conflicts",
 )
-async def read(
-    on: ListYearDep, caller: Annotated[Caller, Depends(acting(Action.READ_CARRY_OVER))]
-) -> Any:
-    return await carry_over.read(on.uow, on.year, caller, on.ctx)
-
-
-@router.post(
-    "/{year}/submit",
-    response_model=CarryOverPublic,
-    responses=ERRORS,
-    summary="The district submits the merged list to the city (no conflicts left)",
+_list_route(
+    "POST",
+    "/submit",
+    Action.SUBMIT_CARRY_OVER,
+    carry_over.submit,
+    CarryOverPublic,
+    "The district submits the merged list to the city (no conflicts left)",
 )
-async def submit(
-    on: ListYearDep, caller: Annotated[Caller, Depends(acting(Action.SUBMIT_CARRY_OVER))]
-) -> Any:
-    return await carry_over.submit(on.uow, on.year, caller, on.ctx)
-
-
-@router.post(
-    "/{year}/freeze",
-    response_model=FreezePublic,
-    responses=ERRORS,
-    summary="The city freezes the list: everyone on it carried over, effective 1 January",
-    description="Freezing again changes nothing and answers the same.",
+_list_route(
+    "POST",
+    "/freeze",
+    Action.FREEZE_CARRY_OVER,
+    carry_over.freeze,
+    FreezePublic,
+    "The city freezes the list: everyone on it carried over, effective 1 January",
+    "Freezing again changes nothing and answers the same.",
 )
-async def freeze(
-    on: ListYearDep, caller: Annotated[Caller, Depends(acting(Action.FREEZE_CARRY_OVER))]
-) -> Any:
-    return await carry_over.freeze(on.uow, on.year, caller, on.ctx)
