@@ -16,7 +16,7 @@ from services.enrollment.domain.calendar import Month
 from services.enrollment.domain.staff import Action
 from services.enrollment.entrypoints.api.auth import acting
 from services.enrollment.entrypoints.api.deps import EnrollmentDep, UnitOfWorkDep
-from services.enrollment.entrypoints.api.schemas import ErrorPublic
+from services.enrollment.entrypoints.api.schemas import ErrorPublic, RowRefusal
 from services.enrollment.entrypoints.api.uploads import read_upload
 from services.enrollment.service_layer.assistance import upload_list
 
@@ -37,10 +37,8 @@ class UnknownPublic(BaseModel):
     name: str = Field(description="Their name as listed.")
 
 
-class RejectedPublic(BaseModel):
-    row: int | None = Field(description="Spreadsheet row number.")
-    field: str = Field(description="The column at fault.")
-    reason: str = Field(description="Why the row was refused.")
+class RejectedPublic(RowRefusal):
+    pass  # a docstring would become the OpenAPI schema's description
 
 
 class AssistancePublic(BaseModel):

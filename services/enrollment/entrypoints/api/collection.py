@@ -20,7 +20,7 @@ from services.enrollment.domain.staff import Action
 from services.enrollment.entrypoints.api.auth import acting
 from services.enrollment.entrypoints.api.deps import SettingsDep, UnitOfWorkDep
 from services.enrollment.entrypoints.api.errors import error
-from services.enrollment.entrypoints.api.schemas import CSV_OR_JSON
+from services.enrollment.entrypoints.api.schemas import CSV_OR_JSON, RowRefusal
 from services.enrollment.entrypoints.api.uploads import UploadRefused, read_upload
 from services.enrollment.service_layer import basic_data as basic_data_service
 from services.enrollment.service_layer.school_lists import ImportBy, import_rows
@@ -39,10 +39,8 @@ class Format(StrEnum):
     JSON = "json"
 
 
-class RowErrorPublic(BaseModel):
+class RowErrorPublic(RowRefusal):
     row: int = Field(description="Spreadsheet row number (the header is row 1).")
-    field: str = Field(description="The column at fault.")
-    reason: str = Field(description="Why the row was refused.")
 
 
 class ImportReportPublic(BaseModel):

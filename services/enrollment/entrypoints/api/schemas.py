@@ -20,6 +20,15 @@ CSV_OR_JSON: dict[int | str, dict[str, Any]] = {
 """``responses=`` of a list a caller takes as CSV or JSON (``format=``): both media documented."""
 
 
+class RowRefusal(BaseModel):
+    """A refused row of an uploaded list: where and why. The lists' answers subclass it (their
+    OpenAPI names stay their own); a list whose rows are never unknown says how it counts them."""
+
+    row: int | None = Field(description="Spreadsheet row number.")
+    field: str = Field(description="The column at fault.")
+    reason: str = Field(description="Why the row was refused.")
+
+
 class PersonCreate(BaseModel):
     """A registration for one insurance year (SPEC §6)."""
 
