@@ -10,17 +10,17 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from services.enrollment.domain.access import Caller
-from services.enrollment.domain.basic_data import csv_chunks, json_chunks, render_table
+from services.enrollment.domain.basic_data import csv_chunks, json_chunks
 from services.enrollment.domain.school_lists import ListFormatError, parse_list
 from services.enrollment.domain.staff import Action
 from services.enrollment.entrypoints.api.auth import acting
 from services.enrollment.entrypoints.api.deps import SettingsDep, UnitOfWorkDep
 from services.enrollment.entrypoints.api.errors import error
-from services.enrollment.entrypoints.api.schemas import CSV_OR_JSON, RowRefusal
+from services.enrollment.entrypoints.api.schemas import CSV_OR_JSON, RowRefusal, csv_or_json
 from services.enrollment.entrypoints.api.uploads import UploadRefused, read_upload
 from services.enrollment.service_layer import basic_data as basic_data_service
 from services.enrollment.service_layer.school_lists import ImportBy, import_rows
@@ -172,10 +172,4 @@ async def subsidy_list(
     ] = "payable",
 ) -> Response:
     rows = await subsidy_rows(uow, year, caller, None if status == "all" else status)
-    if format is Format.JSON:
-        return JSONResponse(rows)
-    return Response(
-        render_table(SUBSIDY_COLUMNS, rows).encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="subsidies-{year}.csv"'},
-    )
+    return csv_or_json(format, rows, SUBSIDY_COLUMNS, f"subsidies-{year}.csv")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.enrollment.domain.basic_data import render_table
 from services.enrollment.domain.state import PersonState, YearRecord
 from shared.events import Category, Event, Gender, Identity
 from shared.http_errors import ErrorPublic as ErrorPublic  # every refusal's body
@@ -18,6 +21,20 @@ CSV_OR_JSON: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {}, "application/json": {}}}
 }
 """``responses=`` of a list a caller takes as CSV or JSON (``format=``): both media documented."""
+
+
+def csv_or_json(
+    format: str, rows: list[dict[str, Any]], columns: Sequence[str], filename: str
+) -> Response:
+    """A list in the ``format`` asked (``csv`` or ``json``): the rows as JSON, or as a CSV file
+    for Excel (``render_table``) sent as the attachment ``filename``."""
+    if format == "json":
+        return JSONResponse(rows)
+    return Response(
+        render_table(columns, rows).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 class RowRefusal(BaseModel):

@@ -8,15 +8,14 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.enrollment.domain.access import Caller
-from services.enrollment.domain.basic_data import render_table
 from services.enrollment.domain.staff import Action
 from services.enrollment.entrypoints.api.auth import acting
 from services.enrollment.entrypoints.api.deps import EnrollmentDep, UnitOfWorkDep
-from services.enrollment.entrypoints.api.schemas import CSV_OR_JSON, ErrorPublic
+from services.enrollment.entrypoints.api.schemas import CSV_OR_JSON, ErrorPublic, csv_or_json
 from services.enrollment.service_layer import subsidies
 from shared.text import NO_NUL, PRINTABLE
 
@@ -66,13 +65,7 @@ async def on_behalf(
     format: Annotated[ListFormat, Query(description="csv or json")] = ListFormat.JSON,
 ) -> Response:
     rows = await subsidies.on_behalf_rows(uow, year, caller)
-    if format is ListFormat.JSON:
-        return JSONResponse(rows)
-    return Response(
-        render_table(subsidies.ON_BEHALF_COLUMNS, rows).encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="on-behalf-{year}.csv"'},
-    )
+    return csv_or_json(format, rows, subsidies.ON_BEHALF_COLUMNS, f"on-behalf-{year}.csv")
 
 
 @router.post(
