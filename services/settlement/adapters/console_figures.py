@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import case, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.settlement.adapters.ledger_summary import FIGURES, ledger_daily
 from services.settlement.adapters.refusal_log import refusals_daily
@@ -78,33 +78,30 @@ def _sums(row: Any) -> dict[str, Decimal]:
 _SUMMED = [func.sum(ledger_daily.c[name]).label(name) for name in FIGURES]
 
 
-async def per_day(engine: AsyncEngine, start: date, end: date) -> dict[date, Totals]:
-    """Net totals per China-time day in ``[start, end)``, days without entries left out."""
+async def _totals_by(conn: AsyncConnection, key: Any, start: date, end: date) -> dict[Any, Totals]:
+    """Net totals per value of the ``ledger_daily`` column ``key`` over ``[start, end)``."""
     c = ledger_daily.c
     query = (
-        select(c.day, c.entry_type, func.sum(c.entries).label("entries"), *_SUMMED)
+        select(key, c.entry_type, func.sum(c.entries).label("entries"), *_SUMMED)
         .where(c.day >= start, c.day < end)
-        .group_by(c.day, c.entry_type)
+        .group_by(key, c.entry_type)
     )
-    days: dict[date, Totals] = defaultdict(Totals)
+    totals: dict[Any, Totals] = defaultdict(Totals)
+    for row in await conn.execute(query):
+        totals[row[0]].add(row.entry_type, int(row.entries), _sums(row))
+    return totals
+
+
+async def per_day(engine: AsyncEngine, start: date, end: date) -> dict[date, Totals]:
+    """Net totals per China-time day in ``[start, end)``, days without entries left out."""
     async with engine.connect() as conn:
-        for row in await conn.execute(query):
-            days[row.day].add(row.entry_type, int(row.entries), _sums(row))
-    return dict(days)
+        return dict(await _totals_by(conn, ledger_daily.c.day, start, end))
 
 
 async def per_hospital(engine: AsyncEngine, start: date, end: date) -> list[HospitalTotals]:
     """Net totals per hospital over ``[start, end)``; every registered hospital, idle or not."""
-    c = ledger_daily.c
-    query = (
-        select(c.hospital_id, c.entry_type, func.sum(c.entries).label("entries"), *_SUMMED)
-        .where(c.day >= start, c.day < end)
-        .group_by(c.hospital_id, c.entry_type)
-    )
-    totals: dict[int, Totals] = defaultdict(Totals)
     async with engine.connect() as conn:
-        for row in await conn.execute(query):
-            totals[row.hospital_id].add(row.entry_type, int(row.entries), _sums(row))
+        totals = await _totals_by(conn, ledger_daily.c.hospital_id, start, end)
         listed = await conn.execute(
             select(hospitals.c.id, hospitals.c.code, hospitals.c.name, hospitals.c.level)
         )
