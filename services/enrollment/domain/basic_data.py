@@ -12,6 +12,7 @@ import json
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 from shared.events import Category, Identity, Payer
@@ -49,18 +50,14 @@ class BasicDataRow:
     payer: Payer
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "psn_no": self.psn_no,
-            "certno": self.certno,
-            "name": self.name,
-            "insurance_year": self.insurance_year,
-            "category": self.category.value,
-            "identity": self.identity.value,
-            "region": self.region,
-            "organization": self.organization,
-            "premium_due": fmt(self.premium_due),
-            "payer": self.payer.value,
-        }
+        """The row by ``CSV_COLUMNS``: enums as their codes, the premium as "123.45"."""
+        return {name: _plain(getattr(self, name)) for name in CSV_COLUMNS}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    return fmt(value) if isinstance(value, Decimal) else value
 
 
 def _safe_cell(value: Any) -> Any:
