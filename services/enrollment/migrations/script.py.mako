@@ -10,11 +10,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 ${imports if imports else ""}
+from services.enrollment.migrations.history import revisions
 
-revision = ${repr(up_revision)}
-down_revision = ${repr(down_revision)}
-branch_labels = ${repr(branch_labels)}
-depends_on = ${repr(depends_on)}
+# Add ${up_revision} at the end of history.LINE.
+revision, down_revision = revisions(${repr(up_revision)})
 
 
 def upgrade() -> None:

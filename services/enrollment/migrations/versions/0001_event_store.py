@@ -11,11 +11,9 @@ import sqlalchemy as sa
 from alembic import op
 
 from services.enrollment.adapters.tables import Position, UtcDateTime
+from services.enrollment.migrations.history import revisions
 
-revision = "0001_event_store"
-down_revision = None
-branch_labels = None
-depends_on = None
+revision, down_revision = revisions("0001_event_store")
 
 
 def upgrade() -> None:

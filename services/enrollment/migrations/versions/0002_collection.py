@@ -11,11 +11,9 @@ import sqlalchemy as sa
 from alembic import op
 
 from services.enrollment.adapters.tables import Position, UtcDateTime
+from services.enrollment.migrations.history import revisions
 
-revision = "0002_collection"
-down_revision = "0001_event_store"
-branch_labels = None
-depends_on = None
+revision, down_revision = revisions("0002_collection")
 
 
 def upgrade() -> None:

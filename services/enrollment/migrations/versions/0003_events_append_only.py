@@ -7,12 +7,10 @@ Create Date: 2026-11-23
 
 from __future__ import annotations
 
+from services.enrollment.migrations.history import revisions
 from services.enrollment.migrations.triggers import append_only, drop_append_only
 
-revision = "0003_events_append_only"
-down_revision = "0002_collection"
-branch_labels = None
-depends_on = None
+revision, down_revision = revisions("0003_events_append_only")
 
 
 def upgrade() -> None:

@@ -11,12 +11,10 @@ import sqlalchemy as sa
 from alembic import op
 
 from services.enrollment.adapters.tables import Position, UtcDateTime
+from services.enrollment.migrations.history import revisions
 from services.enrollment.migrations.triggers import append_only, drop_append_only
 
-revision = "0004_staff_audit"
-down_revision = "0003_events_append_only"
-branch_labels = None
-depends_on = None
+revision, down_revision = revisions("0004_staff_audit")
 
 ROLES = "'admin', 'city', 'district', 'town', 'department', 'tax', 'auditor'"
 

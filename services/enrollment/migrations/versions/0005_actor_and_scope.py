@@ -16,10 +16,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_actor_and_scope"
-down_revision = "0004_staff_audit"
-branch_labels = None
-depends_on = None
+from services.enrollment.migrations.history import revisions
+
+revision, down_revision = revisions("0005_actor_and_scope")
 
 
 def upgrade() -> None:

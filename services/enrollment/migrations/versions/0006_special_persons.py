@@ -17,11 +17,9 @@ import sqlalchemy as sa
 from alembic import op
 
 from services.enrollment.adapters.tables import Position, UtcDateTime
+from services.enrollment.migrations.history import revisions
 
-revision = "0006_special_persons"
-down_revision = "0005_actor_and_scope"
-branch_labels = None
-depends_on = None
+revision, down_revision = revisions("0006_special_persons")
 
 SUBSIDY_COLUMNS = "event_id, tax_serial, psn_no, insurance_year, kind, status, amount, granted_at"
 

@@ -12,11 +12,9 @@ import sqlalchemy as sa
 from alembic import op
 
 from services.enrollment.adapters.tables import Position, UtcDateTime
+from services.enrollment.migrations.history import revisions
 
-revision = "0007_broker_recovery"
-down_revision = "0006_special_persons"
-branch_labels = None
-depends_on = None
+revision, down_revision = revisions("0007_broker_recovery")
 
 
 def upgrade() -> None:

@@ -13,11 +13,9 @@ import sqlalchemy as sa
 from alembic import op
 
 from services.enrollment.adapters.tables import UtcDateTime
+from services.enrollment.migrations.history import revisions
 
-revision = "0008_console_summaries"
-down_revision = "0007_broker_recovery"
-branch_labels = None
-depends_on = None
+revision, down_revision = revisions("0008_console_summaries")
 
 PLACE = ("region", "organization")
 
