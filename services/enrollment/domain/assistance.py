@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.enrollment.domain.calendar import Month
-from services.enrollment.domain.list_fields import RowCheck
+from services.enrollment.domain.list_fields import ListedPerson, RowCheck
 from services.enrollment.domain.list_files import ListSchema, Parsed, RowError, parse_rows
 from services.enrollment.domain.person import assistance_flag
 from services.enrollment.domain.state import PersonState
@@ -38,12 +38,9 @@ SCHEMA = ListSchema(
 
 
 @dataclass(frozen=True, slots=True)
-class AssistanceRow:
+class AssistanceRow(ListedPerson):
     """A valid row: one recipient of the month."""
 
-    row: int
-    certno: str
-    name: str
     region: str
 
 
@@ -52,8 +49,7 @@ ParsedAssistance = Parsed[AssistanceRow]
 
 def validate_row(row: int, values: dict[str, str]) -> AssistanceRow | list[RowError]:
     check = RowCheck(row, values)
-    certno = check.certno()
-    name = check.text("name", 50)
+    certno, name = check.person()
     region = check.region() if check.cell("region") else ""
     if check.errors:
         return check.errors

@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime, time
 from enum import StrEnum
 
 from services.enrollment.domain.errors import DomainError
-from services.enrollment.domain.list_fields import RowCheck
+from services.enrollment.domain.list_fields import ListedPerson, RowCheck
 from services.enrollment.domain.list_files import ListSchema, Parsed, RowError, parse_rows
 from services.enrollment.domain.person import Registration, RulesFor, premium_changes, register
 from services.enrollment.domain.state import PersonState, then
@@ -71,12 +71,9 @@ class CarryOverStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class CarryOverRow:
+class CarryOverRow(ListedPerson):
     """A valid row of one department's list."""
 
-    row: int
-    certno: str
-    name: str
     identity: Identity
     medical_assistance: bool
     region: str
@@ -90,8 +87,7 @@ ParsedCarryOver = Parsed[CarryOverRow]
 def validate_row(row: int, values: dict[str, str]) -> CarryOverRow | list[RowError]:
     """One row's person, or every reason it is refused."""
     check = RowCheck(row, values)
-    certno = check.certno()
-    name = check.text("name", 50)
+    certno, name = check.person()
     identity = check.identity(blank=None)
     if identity is Identity.ORDINARY:
         check.refuse("identity", "a carry-over list holds special persons, not ordinary ones")

@@ -12,6 +12,7 @@ Offices write identities and categories in Chinese as often as in English: both 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from services.enrollment.domain.list_files import RowError, fold, parse_bool
 from shared import certno as certnos
@@ -66,6 +67,16 @@ def identity_of(raw: str) -> Identity | None:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class ListedPerson:
+    """What every list's valid row starts with: its row number and the person it names (certno,
+    name). Each list's row adds its own columns after these."""
+
+    row: int
+    certno: str
+    name: str
+
+
 class RowCheck:
     """One row's cells and the reasons found so far to refuse it."""
 
@@ -87,6 +98,10 @@ class RowCheck:
         except certnos.InvalidCertno as exc:
             self.refuse("certno", str(exc))
             return ""
+
+    def person(self) -> tuple[str, str]:
+        """The certno and the name (at most 50 characters) every list names its person by."""
+        return self.certno(), self.text("name", 50)
 
     def text(self, field: str, limit: int) -> str:
         """A required free-text cell (a name, an organization) of at most ``limit`` characters."""

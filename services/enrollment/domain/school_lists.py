@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.enrollment.domain.list_fields import RowCheck
+from services.enrollment.domain.list_fields import ListedPerson, RowCheck
 from services.enrollment.domain.list_files import (
     ListFormatError,
     ListSchema,
@@ -65,12 +65,9 @@ SCHEMA = ListSchema(COLUMNS, REQUIRED, _HEADER_ALIASES)
 
 
 @dataclass(frozen=True, slots=True)
-class ListRow:
+class ListRow(ListedPerson):
     """A valid row: a person to register for the year of the import."""
 
-    row: int
-    certno: str
-    name: str
     category: Category
     organization: str
     region: str
@@ -83,8 +80,7 @@ ParsedList = Parsed[ListRow]
 def validate_row(row: int, values: dict[str, str]) -> ListRow | list[RowError]:
     """One row's person, or every reason it is refused (certno is never echoed whole)."""
     check = RowCheck(row, values)
-    certno = check.certno()
-    name = check.text("name", 50)
+    certno, name = check.person()
     category = check.category()
     organization = check.text("organization", 100)
     region = check.region()
