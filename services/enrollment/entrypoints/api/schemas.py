@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.enrollment.domain.basic_data import render_table
 from services.enrollment.domain.state import PersonState, YearRecord
@@ -149,20 +150,15 @@ class YearPublic(BaseModel):
     )
     covered: bool = Field(description="True once premium_paid >= premium_due.")
 
+    @field_validator("premium_due", "premium_paid", "subsidised", mode="before")
+    @classmethod
+    def _yuan(cls, amount: Decimal) -> str:
+        return fmt(amount)
+
     @classmethod
     def of(cls, record: YearRecord) -> YearPublic:
-        return cls(
-            insurance_year=record.insurance_year,
-            category=record.category,
-            identity=record.identity,
-            medical_assistance=record.medical_assistance,
-            region=record.region,
-            organization=record.organization,
-            premium_due=fmt(record.premium_due),
-            premium_paid=fmt(record.premium_paid),
-            subsidised=fmt(record.subsidised),
-            covered=record.covered,
-        )
+        """The record's fields of the same names, its amounts as yuan with two decimals."""
+        return cls.model_validate(record, from_attributes=True)
 
 
 class IdentityPeriodPublic(BaseModel):
@@ -217,12 +213,7 @@ def _person_fields(state: PersonState) -> dict[str, Any]:
         "identity": state.identity,
         "medical_assistance": state.medical_assistance,
         "identity_timeline": [
-            IdentityPeriodPublic(
-                effective_from=p.effective_from,
-                identity=p.identity,
-                medical_assistance=p.medical_assistance,
-            )
-            for p in state.timeline
+            IdentityPeriodPublic.model_validate(p, from_attributes=True) for p in state.timeline
         ],
         "years": [YearPublic.of(state.years[y]) for y in sorted(state.years)],
         "deceased": state.deceased,
