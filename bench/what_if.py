@@ -81,12 +81,15 @@ def claim_line(rng: random.Random, n: int, persons: int) -> str:
 
 
 def ledger_rows(count: int, policy: Policy) -> list[tuple[Any, ...]]:
-    """The year's settlements as the service would have posted them, in settlement order."""
+    """``count`` settlements of a year as the service would have posted them, in settlement
+    order (claims the engine refuses are drawn, never posted, and replaced by further claims)."""
     rng = random.Random(2024)
     totals: dict[str, Accumulator] = {}
     created = datetime(2024, 6, 1, tzinfo=UTC).isoformat()
-    rows = []
-    for n in range(count):
+    rows: list[tuple[Any, ...]] = []
+    n = -1
+    while len(rows) < count:
+        n += 1
         line = claim_line(rng, n, max(1, count // CLAIMS_PER_PERSON))
         claim, hospital, coverage = read_line(line)
         before = totals.get(claim.psn_no, Accumulator.zero())
