@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.enrollment.adapters.tables import UtcDateTime, events, metadata
+from services.enrollment.adapters.tables import UtcDateTime, events, metadata, person_year
 from services.enrollment.domain.console_lines import (
     PaidOn,
     PersonView,
@@ -65,8 +65,7 @@ console_positions = Table(
 console_person_years = Table(
     "console_person_years",
     metadata,
-    Column("psn_no", String(32), primary_key=True),
-    Column("insurance_year", Integer, primary_key=True),
+    *person_year(),
     Column("region", String(12), nullable=False),
     Column("organization", String(200), nullable=False),
     Column("category", String(20), nullable=False),

@@ -26,7 +26,14 @@ from sqlalchemy import (
     Text,
 )
 
-from services.enrollment.adapters.tables import Position, UtcDateTime, metadata
+from services.enrollment.adapters.tables import (
+    Position,
+    UtcDateTime,
+    counts,
+    metadata,
+    person_year,
+    when_and_who,
+)
 
 CARRY_OVER_STATUSES = "'draft', 'submitted', 'frozen'"
 
@@ -35,10 +42,8 @@ carry_over_years = Table(
     metadata,
     Column("insurance_year", Integer, primary_key=True),
     Column("status", String(12), nullable=False),
-    Column("submitted_at", UtcDateTime, nullable=True),
-    Column("submitted_by", String(80), nullable=True),
-    Column("frozen_at", UtcDateTime, nullable=True),
-    Column("frozen_by", String(80), nullable=True),
+    *when_and_who("submitted", nullable=True),
+    *when_and_who("frozen", nullable=True),
     Column("freeze_result", Text, nullable=True),
     CheckConstraint(f"status IN ({CARRY_OVER_STATUSES})", name="ck_carry_over_years_status"),
 )
@@ -48,10 +53,8 @@ carry_over_lists = Table(
     metadata,
     Column("insurance_year", Integer, primary_key=True),
     Column("source", String(40), primary_key=True),
-    Column("uploaded_at", UtcDateTime, nullable=False),
-    Column("uploaded_by", String(80), nullable=False),
-    Column("accepted", Integer, nullable=False),
-    Column("rejected", Integer, nullable=False),
+    *when_and_who("uploaded"),
+    *counts("accepted", "rejected"),
 )
 
 carry_over_rows = Table(
@@ -78,14 +81,9 @@ assistance_uploads = Table(
     metadata,
     Column("id", Position, primary_key=True, autoincrement=True),
     Column("month", String(7), nullable=False, index=True),
-    Column("uploaded_at", UtcDateTime, nullable=False),
-    Column("uploaded_by", String(80), nullable=False),
+    *when_and_who("uploaded"),
     Column("late", Boolean, nullable=False),
-    Column("flagged", Integer, nullable=False),
-    Column("unflagged", Integer, nullable=False),
-    Column("unchanged", Integer, nullable=False),
-    Column("unknown", Integer, nullable=False),
-    Column("rejected", Integer, nullable=False),
+    *counts("flagged", "unflagged", "unchanged", "unknown", "rejected"),
     sqlite_autoincrement=True,
 )
 
@@ -98,8 +96,7 @@ special_persons = Table(
 registration_flags = Table(
     "registration_flags",
     metadata,
-    Column("psn_no", String(32), primary_key=True),
-    Column("insurance_year", Integer, primary_key=True),
+    *person_year(),
     Column("flag", String(30), primary_key=True),
     Column("detail", Text, nullable=False),
     Column("flagged_by", String(80), nullable=False),

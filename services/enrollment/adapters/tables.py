@@ -74,6 +74,27 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def person_year() -> tuple[Column[Any], Column[Any]]:
+    """The key of a table with a row per person and insurance year."""
+    return (
+        Column("psn_no", String(32), primary_key=True),
+        Column("insurance_year", Integer, primary_key=True),
+    )
+
+
+def when_and_who(act: str, *, nullable: bool = False) -> tuple[Column[Any], Column[Any]]:
+    """When ``act`` was done and by whom: ``{act}_at`` (UTC) and ``{act}_by`` (the actor)."""
+    return (
+        Column(f"{act}_at", UtcDateTime, nullable=nullable),
+        Column(f"{act}_by", String(80), nullable=nullable),
+    )
+
+
+def counts(*names: str) -> list[Column[Any]]:
+    """A handed-in list's counts of rows, one column each."""
+    return [Column(name, Integer, nullable=False) for name in names]
+
+
 events = Table(
     "events",
     metadata,
@@ -102,8 +123,7 @@ certno_index = Table(
 registrations = Table(
     "registrations",
     metadata,
-    Column("psn_no", String(32), primary_key=True),
-    Column("insurance_year", Integer, primary_key=True),
+    *person_year(),
     Column("event_id", String(36), nullable=False),
     # The year's region and organization (0005): lists filter a caller's scope in the query.
     Column("region", String(12), nullable=True),
