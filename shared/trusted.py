@@ -23,7 +23,7 @@ def trusted(cls: type[M], fields: dict[str, Any]) -> M:
     """An instance of ``cls`` holding ``fields`` (every one of its fields, each valid)."""
     model = cls.__new__(cls)
     _set(model, "__dict__", fields)
-    _set(model, "__pydantic_fields_set__", _names(cls))
+    _set(model, "__pydantic_fields_set__", set(_names(cls)))  # a set: model_copy adds to it
     _set(model, "__pydantic_extra__", None)
     _set(model, "__pydantic_private__", None)
     return model

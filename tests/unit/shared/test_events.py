@@ -183,3 +183,8 @@ def test_a_new_event_is_the_event_validation_would_build(payload):
     assert validated == event
     assert validated.to_json() == event.to_json()
     assert type(event.event_id) is type(validated.event_id)
+
+
+def test_a_trusted_event_can_be_copied_with_changes():
+    event = Event.new(registered(), psn_no="P1", stream_version=1, occurred_at=WHEN, actor=ACTOR)
+    assert event.model_copy(update={"stream_version": 2}).stream_version == 2
