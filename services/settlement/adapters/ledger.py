@@ -109,12 +109,19 @@ class Ledger(Protocol):
         """The totals and the person's coverage state JSON (None: unknown); no lock."""
         ...
 
-    async def post_settlement(self, psn_no: str, year: int, decide: Decide[P]) -> P:
+    async def post_settlement(
+        self, psn_no: str, year: int, decide: Decide[P], *, message: str | None = None
+    ) -> P:
         """Post what ``decide`` makes of the totals and coverage, on totals that did not move.
 
         ``decide`` may run more than once (when another settlement of the person came first);
         the posting returned is the one written. Raises ``AlreadyPosted``, or what ``decide``
         raises (nothing written).
+
+        ``message``: the platform message id the settlement answers (NHSA 2304), written as
+        ``settled`` into the message log in the same write. A message id already in the log
+        (a 2601 voided it first) refuses the posting (``AlreadyPosted``), and a 2601 recording
+        its tombstone while this posting is under way waits for it and then finds it.
         """
         ...
 

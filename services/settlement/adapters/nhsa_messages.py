@@ -1,29 +1,32 @@
 """The NHSA gateway's message log: what a platform message id did that 2601 must know.
 
-A settlement (2304) needs no row: the ledger keeps its ``msgid`` as the idempotency key. A
-cancel (2305) is recorded here once posted (2601 cannot undo it), and 2601 leaves a tombstone
-(``voided``) on the id it reverses, whether or not that message ever arrived, so that the
-message turning up late is refused. The first row of a (hospital, msgid) stays: the table's key.
+Per (hospital, msgid), the table's key, one row: ``settled`` (a 2304 posted its settlement: the
+ledger writes this row in the settlement's own statement, ``settled_message``), ``cancelled``
+(a 2305 posted its reversal; 2601 cannot undo it) or ``voided`` (a 2601 reversed whatever the
+message did, or left this tombstone before the message ever arrived, so that it turning up late
+is refused). The key is where a settlement and a 2601 of the same message meet: whichever writes
+second waits for the first to commit and then finds its row. A ``settled`` row becomes
+``voided`` when a 2601 undoes it (``void``); no other row ever changes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.util import greenlet_spawn
 
 from services.settlement.adapters.dbutil import insert_ignore
+from services.settlement.adapters.ledger import Entry
 from services.settlement.adapters.tables import nhsa_messages
 
+SETTLED = "settled"
 CANCELLED = "cancelled"
 VOIDED = "voided"
+SETTLE = "2304"
 
-_READ_ASYNCPG = (
-    "SELECT msgid, infno, outcome, setl_id FROM nhsa_messages WHERE hospital_id = $1 AND msgid = $2"
-)
 _READ = select(nhsa_messages).where(
     nhsa_messages.c.hospital_id == bindparam("hospital_id"),
     nhsa_messages.c.msgid == bindparam("msgid"),
@@ -32,7 +35,7 @@ _READ = select(nhsa_messages).where(
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """What a message id of a hospital did: ``cancelled`` (a 2305 posted) or ``voided``."""
+    """What a message id of a hospital did: ``settled``, ``cancelled`` or ``voided``."""
 
     msgid: str
     infno: str
@@ -48,24 +51,9 @@ class MessageLog:
 
     async def get(self, hospital_id: int, msgid: str) -> Message | None:
         """The outcome recorded for a message id, if any."""
-        if self.engine.dialect.name == "postgresql":
-            return await self._get_asyncpg(hospital_id, msgid)
         async with self.engine.connect() as conn:
             row = (await conn.execute(_READ, {"hospital_id": hospital_id, "msgid": msgid})).first()
         return None if row is None else Message(row.msgid, row.infno, row.outcome, row.setl_id)
-
-    async def _get_asyncpg(self, hospital_id: int, msgid: str) -> Message | None:
-        # Every 2304 asks this after settling: on asyncpg directly it is one prepared statement
-        # and no transaction (a tenth of SQLAlchemy's BEGIN, SELECT, ROLLBACK in CPU), as the
-        # ledger's settle path is (``postgres_ledger``).
-        pooled = await self.engine.raw_connection()
-        try:
-            row = await pooled.driver_connection.fetchrow(_READ_ASYNCPG, hospital_id, msgid)
-        except BaseException:
-            await greenlet_spawn(pooled.invalidate)
-            raise
-        pooled.close()  # no await: with no transaction the pool's reset sends nothing
-        return None if row is None else Message(*row)
 
     async def record(
         self,
@@ -91,3 +79,30 @@ class MessageLog:
             )
             row = (await conn.execute(_READ, {"hospital_id": hospital_id, "msgid": msgid})).one()
         return Message(row.msgid, row.infno, row.outcome, row.setl_id)
+
+    async def void(self, hospital_id: int, msgid: str) -> None:
+        """A ``settled`` message voided by 2601 (its settlement is reversed next); a row of any
+        other outcome stays as it is."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(nhsa_messages)
+                .where(
+                    nhsa_messages.c.hospital_id == hospital_id,
+                    nhsa_messages.c.msgid == msgid,
+                    nhsa_messages.c.outcome == SETTLED,
+                )
+                .values(outcome=VOIDED, recorded_at=datetime.now(UTC))
+            )
+
+
+def settled_message(entry: Entry, msgid: str) -> Any:
+    """The log's row of a 2304 that posted ``entry``, as an INSERT the ledger runs in the
+    settlement's own transaction (a taken key refuses the whole posting)."""
+    return insert(nhsa_messages).values(
+        hospital_id=entry.hospital_id,
+        msgid=msgid,
+        infno=SETTLE,
+        outcome=SETTLED,
+        setl_id=entry.setl_id,
+        recorded_at=entry.created_at,
+    )

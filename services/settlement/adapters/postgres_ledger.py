@@ -23,6 +23,7 @@ import asyncpg
 from sqlalchemy.util import greenlet_spawn
 
 from services.settlement.adapters.ledger import ENTRY_COLUMNS, AlreadyPosted, Decide, P
+from services.settlement.adapters.nhsa_messages import SETTLE, SETTLED
 from services.settlement.adapters.sql_ledger import POSTGRES_LOCK_TOTALS, SqlLedger
 from services.settlement.adapters.tables import ACCUMULATOR_FIELDS
 from services.settlement.engine.accumulator import Accumulator
@@ -91,6 +92,7 @@ LOCK_FOR_CLAIM = f"""
 
 _POST = _Numbered(
     *ENTRY_COLUMNS,
+    "message",
     *(f"after_{name}" for name in ACCUMULATOR_FIELDS),
     *(f"before_{name}" for name in ACCUMULATOR_FIELDS),
 )
@@ -117,12 +119,21 @@ POST_IF_UNCHANGED = f"""
         SELECT {_POST.cast("hospital_id", "int")}, {_POST.cast("mdtrt_id", "text")},
                {_POST.cast("setl_id", "text")}
           FROM totals
+    ), message AS (
+        INSERT INTO nhsa_messages (hospital_id, msgid, infno, outcome, setl_id, recorded_at)
+        SELECT {_POST.cast("hospital_id", "int")}, {_POST.cast("message", "text")}, '{SETTLE}',
+               '{SETTLED}', {_POST.cast("setl_id", "text")},
+               {_POST.cast("created_at", "timestamptz")}
+          FROM totals
+         WHERE {_POST.cast("message", "text")} IS NOT NULL
     )
     SELECT count(*) FROM totals
 """  # noqa: S608
 """Post a settlement if the totals are still the ``before_`` ones; 1 if written, else 0.
 
-The database refuses a reused idempotency key (per hospital) or a visit already settled."""
+The database refuses a reused idempotency key (per hospital), a visit already settled, or a
+platform message id already in the message log (``message``, when given: see
+``Ledger.post_settlement``)."""
 
 
 class PostgresLedger(SqlLedger):
@@ -130,7 +141,9 @@ class PostgresLedger(SqlLedger):
 
     LOCK_TOTALS = POSTGRES_LOCK_TOTALS
 
-    async def post_settlement(self, psn_no: str, year: int, decide: Decide[P]) -> P:
+    async def post_settlement(
+        self, psn_no: str, year: int, decide: Decide[P], *, message: str | None = None
+    ) -> P:
         # The connection comes from the engine's pool (so it is closed with the engine) and goes
         # back to it with no transaction open; one that may be mid-statement (a cancelled call)
         # is discarded instead.
@@ -138,7 +151,7 @@ class PostgresLedger(SqlLedger):
         conn: Any = pooled.driver_connection
         clean = False
         try:
-            posting = await self._settle(conn, psn_no, year, decide)
+            posting = await self._settle(conn, psn_no, year, decide, message)
             clean = True
         except asyncpg.IntegrityConstraintViolationError:
             clean = not conn.is_in_transaction()
@@ -153,10 +166,12 @@ class PostgresLedger(SqlLedger):
                 await greenlet_spawn(pooled.invalidate)
         return posting
 
-    async def _settle(self, conn: Any, psn_no: str, year: int, decide: Decide[P]) -> P:
+    async def _settle(
+        self, conn: Any, psn_no: str, year: int, decide: Decide[P], message: str | None
+    ) -> P:
         before, state = await self._read_unlocked(conn, psn_no, year)
         posting = decide(before, state)
-        if await self._post_if_unchanged(conn, posting, before):
+        if await self._post_if_unchanged(conn, posting, before, message):
             return posting
         async with conn.transaction():
             row = await conn.fetchrow(
@@ -164,7 +179,7 @@ class PostgresLedger(SqlLedger):
             )
             before, state = _totals_of(row), row[-1]
             posting = decide(before, state)
-            if not await self._post_if_unchanged(conn, posting, before):
+            if not await self._post_if_unchanged(conn, posting, before, message):
                 raise RuntimeError(f"the totals of {psn_no} moved under their row lock")
         return posting
 
@@ -177,8 +192,11 @@ class PostgresLedger(SqlLedger):
         return _totals_of(row), row[-1]
 
     @staticmethod
-    async def _post_if_unchanged(conn: Any, posting: P, before: Accumulator) -> bool:
+    async def _post_if_unchanged(
+        conn: Any, posting: P, before: Accumulator, message: str | None
+    ) -> bool:
         values = posting.entry.row()
+        values["message"] = message
         for name, after, then in zip(ACCUMULATOR_FIELDS, posting.after, before, strict=True):
             values[f"after_{name}"] = after
             values[f"before_{name}"] = then

@@ -24,6 +24,7 @@ from services.settlement.adapters.ledger import (
     Entry,
     P,
 )
+from services.settlement.adapters.nhsa_messages import settled_message
 from services.settlement.adapters.tables import (
     ACCUMULATOR_FIELDS,
     accumulators,
@@ -112,7 +113,9 @@ class SqlLedger:
 
     # --- postings ---------------------------------------------------------------------------
 
-    async def post_settlement(self, psn_no: str, year: int, decide: Decide[P]) -> P:
+    async def post_settlement(
+        self, psn_no: str, year: int, decide: Decide[P], *, message: str | None = None
+    ) -> P:
         try:
             async with self.engine.begin() as conn:
                 # One round trip: the locked totals with the coverage beside them. A reused key
@@ -128,6 +131,8 @@ class SqlLedger:
                         "setl_id": posting.entry.setl_id,
                     },
                 )
+                if message is not None:
+                    await conn.execute(settled_message(posting.entry, message))
                 await self._write_totals(conn, psn_no, year, posting.after)
         except IntegrityError:
             raise AlreadyPosted from None

@@ -232,8 +232,8 @@ nhsa_messages = Table(
     Column("hospital_id", Integer, ForeignKey("hospitals.id"), primary_key=True),
     Column("msgid", String(255), primary_key=True),
     Column("infno", String(8), nullable=False),
-    Column("outcome", String(16), nullable=False),  # cancelled | voided
+    Column("outcome", String(16), nullable=False),  # settled | cancelled | voided
     Column("setl_id", String(40)),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
-    CheckConstraint("outcome IN ('cancelled', 'voided')", name="outcome"),
+    CheckConstraint("outcome IN ('settled', 'cancelled', 'voided')", name="outcome"),
 )

@@ -7,10 +7,13 @@ ledger; this module adds only the message log's bookkeeping and the questions th
 The platform's field names and codes are the entrypoint's (``entrypoints/nhsa``); here the
 answers are our own values.
 
-2601 and a late message: 2601 first leaves a tombstone on ``omsgid`` and then looks for what the
-message did; a settlement first posts and then looks for a tombstone. Each writes (and commits)
-before it reads, so whichever comes second sees the other, and a settlement whose message was
-voided is reversed at once and refused (``MESSAGE_VOIDED``).
+2601 and a late message meet on the message log's key (hospital, msgid): a settlement writes its
+``settled`` row in the same statement as its ledger row, and 2601 writes a ``voided`` tombstone
+unless a row is there. Whichever comes second waits for the first to commit and finds its row:
+a settlement finding a tombstone posts nothing and is refused (``MESSAGE_VOIDED``); a 2601
+finding ``settled`` voids it and reverses the settlement. A settle reads the log only when it
+did not post (a replay, a conflict), so the gateway's 2304 costs no more round trips than the
+HIS API's settle.
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.settlement.adapters.hospitals import Hospital
-from services.settlement.adapters.nhsa_messages import CANCELLED, VOIDED, MessageLog
+from services.settlement.adapters.nhsa_messages import (
+    CANCELLED,
+    SETTLE,
+    SETTLED,
+    VOIDED,
+    MessageLog,
+)
 from services.settlement.domain.projection import CoverageState, IdentitySpell
 from services.settlement.engine.accumulator import Accumulator
 from services.settlement.engine.receipt import Language
@@ -31,7 +40,6 @@ from services.settlement.service_layer.answers import Answer
 from services.settlement.service_layer.settlements import SettlementService
 from services.settlement.service_layer.statements import LineReader, Statement
 
-SETTLE = "2304"
 CANCEL = "2305"
 
 
@@ -86,13 +94,19 @@ class NhsaService:
         self, hospital: Hospital, msgid: str, claim: dict[str, Any], language: Language
     ) -> Settlement:
         """Settle with ``msgid`` as the idempotency key; refuse a message 2601 voided."""
-        answer = await self.settlements.settle(hospital, claim, msgid, language)
-        document = _document(answer)
-        voided = await self.messages.get(hospital.id, msgid)
-        if voided is not None and voided.outcome == VOIDED:
-            await self._reverse_quietly(hospital, document["setl_id"])
+        try:
+            answer = await self.settlements.settle(hospital, claim, msgid, language, message=msgid)
+        except Conflict:  # the key may be a tombstone's: then that is the answer
+            await self._refuse_if_voided(hospital, msgid)
+            raise
+        if answer.replayed:  # posted earlier: 2601 may have voided it since
+            await self._refuse_if_voided(hospital, msgid)
+        return Settlement(_document(answer), answer.settled_at)
+
+    async def _refuse_if_voided(self, hospital: Hospital, msgid: str) -> None:
+        logged = await self.messages.get(hospital.id, msgid)
+        if logged is not None and logged.outcome == VOIDED:
             raise _voided(msgid)
-        return Settlement(document, answer.settled_at)
 
     async def preview(
         self, hospital: Hospital, claim: dict[str, Any], language: Language
@@ -136,6 +150,8 @@ class NhsaService:
         entry = await ledger.by_idempotency_key(hospital.id, omsgid)
         if entry is not None and entry.psn_no != psn_no:
             raise _other_person(psn_no, entry.psn_no)
+        # The tombstone, unless the message's own row stands: a settlement under way is waited
+        # for, and one that posts later finds the tombstone and posts nothing.
         standing = await self.messages.record(hospital.id, omsgid, oinfno or SETTLE, VOIDED)
         if standing.outcome == CANCELLED:
             raise Conflict(
@@ -143,8 +159,12 @@ class NhsaService:
                 f"message {omsgid} cancelled settlement {standing.setl_id}, which stays "
                 "cancelled; settle the visit again with 2304",
             )
-        if entry is None:  # the tombstone is down: a settlement posted now is seen below
+        if entry is None:  # settled since the first look (or before the log kept 2304s)
             entry = await ledger.by_idempotency_key(hospital.id, omsgid)
+            if entry is not None and entry.psn_no != psn_no:
+                raise _other_person(psn_no, entry.psn_no)
+        if standing.outcome == SETTLED:
+            await self.messages.void(hospital.id, omsgid)
         if entry is None:
             return Undone(None, False)
         return Undone(entry.setl_id, await self._reverse_quietly(hospital, entry.setl_id))

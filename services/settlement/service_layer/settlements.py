@@ -166,12 +166,15 @@ class SettlementService:
         body: Any,
         idempotency_key: str | None,
         language: Language = "en",
+        *,
+        message: str | None = None,
     ) -> Answer:
         """Settle once: post to the accumulator and the ledger in one transaction.
 
         A retry with the same key and body gets the stored first answer, byte for byte (its
         receipt in the first answer's ``language``). A refusal is not stored under the key, so a
-        corrected claim may be sent again with it.
+        corrected claim may be sent again with it. ``message``: the platform message id the
+        settlement answers, logged with it (``Ledger.post_settlement``).
         """
         key = checked_key(idempotency_key)
         body = claim_object(body)
@@ -179,7 +182,7 @@ class SettlementService:
         started = time.perf_counter()
         med_type = med_type_label(body)
         try:
-            answer = await self._settle_once(hospital, body, key, digest, language)
+            answer = await self._settle_once(hospital, body, key, digest, language, message)
         except AlreadyPosted:
             # A concurrent request won the race for this key or this visit: answer as it did.
             answer = await self._after_conflict(hospital, body, key, digest)
@@ -193,12 +196,20 @@ class SettlementService:
         return answer
 
     async def _settle_once(
-        self, hospital: Hospital, body: dict[str, Any], key: str, digest: str, language: Language
+        self,
+        hospital: Hospital,
+        body: dict[str, Any],
+        key: str,
+        digest: str,
+        language: Language,
+        message: str | None,
     ) -> Answer:
         claim = fits(parse_claim(body))
         decide = functools.partial(self._decide, hospital, claim, key, digest, language)
         try:
-            settled = await self.ledger.post_settlement(claim.psn_no, claim.insurance_year, decide)
+            settled = await self.ledger.post_settlement(
+                claim.psn_no, claim.insurance_year, decide, message=message
+            )
         except Rejected:
             # A retry of a settled claim is answered as first, even if it would now be refused.
             prior = await self.ledger.by_idempotency_key(hospital.id, key)

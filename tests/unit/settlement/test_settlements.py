@@ -38,7 +38,9 @@ class MemoryLedger:
     async def read_for_claim(self, psn_no: str, year: int) -> tuple[Accumulator, str | None]:
         return await self.totals(psn_no, year), self.coverage.get(psn_no)
 
-    async def post_settlement(self, psn_no: str, year: int, decide: Decide[P]) -> P:
+    async def post_settlement(
+        self, psn_no: str, year: int, decide: Decide[P], *, message: str | None = None
+    ) -> P:
         posting = decide(*await self.read_for_claim(psn_no, year))
         entry = posting.entry
         if await self.by_idempotency_key(entry.hospital_id, entry.idempotency_key or ""):
