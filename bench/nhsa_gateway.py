@@ -31,12 +31,14 @@ from tests.support.sample_events import claim
 SECONDS = float(os.environ.get("BENCH_SECONDS", "6"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
 _LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
+_LANGUAGE = os.environ.get("BENCH_NATIVE_LANGUAGE", "zh")
+_LANGUAGE = f"Accept-Language: {_LANGUAGE}\r\n" if _LANGUAGE else ""
 _CODES = ("B0", "B1")  # the hospitals bench.settlement_api seeds, in key order
 
 
 def _native(person: str, key_index: int) -> tuple[str, dict[str, Any], str]:
     body = claim(person, total="3000.00", wholly="100.00", class_b="0")
-    return "/api/v1/settlements", body, f"Idempotency-Key: {uuid.uuid4().hex}\r\n"
+    return "/api/v1/settlements", body, f"Idempotency-Key: {uuid.uuid4().hex}\r\n{_LANGUAGE}"
 
 
 def _gateway(person: str, key_index: int) -> tuple[str, dict[str, Any], str]:
