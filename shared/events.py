@@ -339,32 +339,23 @@ class Event(BaseModel):
         refuses it with pydantic's ``ValidationError`` as before.
         """
         now = utcnow()
-        occurred = occurred_at or now
-        if stream_version < 1 or not 1 <= len(actor) <= MAX_ACTOR or occurred.utcoffset() is None:
-            return cls(
-                event_type=payload.event_type,
-                schema_version=payload.schema_version,
-                psn_no=psn_no,
-                stream_version=stream_version,
-                occurred_at=occurred,
-                recorded_at=now,
-                actor=actor,
-                payload=payload,
-            )
-        return trusted(
-            cls,
-            {
-                "event_id": uuid.uuid4(),
-                "event_type": payload.event_type,
-                "schema_version": payload.schema_version,
-                "psn_no": psn_no,
-                "stream_version": stream_version,
-                "occurred_at": occurred,
-                "recorded_at": now,
-                "actor": actor,
-                "payload": payload,
-            },
+        fields: dict[str, Any] = {
+            "event_id": uuid.uuid4(),
+            "event_type": payload.event_type,
+            "schema_version": payload.schema_version,
+            "psn_no": psn_no,
+            "stream_version": stream_version,
+            "occurred_at": occurred_at or now,
+            "recorded_at": now,
+            "actor": actor,
+            "payload": payload,
+        }
+        well_formed = (
+            stream_version >= 1
+            and 1 <= len(actor) <= MAX_ACTOR
+            and fields["occurred_at"].utcoffset() is not None
         )
+        return trusted(cls, fields) if well_formed else cls(**fields)
 
     def to_json(self) -> bytes:
         """The Kafka value: UTF-8 JSON, amounts as strings."""

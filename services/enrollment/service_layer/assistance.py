@@ -27,6 +27,7 @@ from services.enrollment.domain.errors import DomainError
 from services.enrollment.domain.staff import Action, Forbidden, Source
 from services.enrollment.domain.state import fold, numbered
 from services.enrollment.service_layer import unit_of_work
+from services.enrollment.service_layer.counts import Counts
 from services.enrollment.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.certno import mask
 from shared.events import Event, utcnow
@@ -36,17 +37,11 @@ PAGE = 5000
 
 
 @dataclass
-class Tally:
+class Tally(Counts):
     flagged: int = 0
     unflagged: int = 0
     unchanged: int = 0
     refused: list[dict[str, Any]] = field(default_factory=list)
-
-    def add(self, other: Tally) -> None:
-        self.flagged += other.flagged
-        self.unflagged += other.unflagged
-        self.unchanged += other.unchanged
-        self.refused += other.refused
 
 
 async def upload_list(

@@ -27,6 +27,7 @@ from services.enrollment.domain.errors import DomainError
 from services.enrollment.domain.staff import Action, Forbidden, Source
 from services.enrollment.domain.state import fold
 from services.enrollment.service_layer import unit_of_work
+from services.enrollment.service_layer.counts import Counts
 from services.enrollment.service_layer.persons import Context, new_psn_no
 from services.enrollment.service_layer.subsidies import with_subsidies
 from services.enrollment.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -139,7 +140,7 @@ async def submit(uow: UnitOfWorkFactory, year: int, caller: Caller, ctx: Context
 
 
 @dataclass
-class FreezeCounts:
+class FreezeCounts(Counts):
     """What a freeze did, person by person."""
 
     registered: int = 0
@@ -147,13 +148,6 @@ class FreezeCounts:
     already: int = 0
     on_behalf: int = 0
     refused: list[dict[str, str]] = field(default_factory=list)
-
-    def add(self, other: FreezeCounts) -> None:
-        self.registered += other.registered
-        self.identity_set += other.identity_set
-        self.already += other.already
-        self.on_behalf += other.on_behalf
-        self.refused += other.refused
 
 
 async def freeze(uow: UnitOfWorkFactory, year: int, caller: Caller, ctx: Context) -> dict[str, Any]:
