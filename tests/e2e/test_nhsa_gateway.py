@@ -168,6 +168,8 @@ def test_bad_envelopes_and_inputs_are_refused_in_the_envelope(stack):
         answer = stranger.post("/api/nhsa/v1", json=stack.envelope("9001", {"signIn": {}}))
         refused(answer.json(), "UNAUTHENTICATED")
     refused(stack.nhsa("9999", {}), "UNKNOWN_INFNO")
+    nul = refused(stack.nhsa("2304", {"data": nhsa_claim(psn)}, msgid="M\x00"), "INVALID_ENVELOPE")
+    assert "msgid: must not contain control characters" in nul
     refused(stack.nhsa("2304", {"data": []}), "INVALID_INPUT")
     refused(stack.nhsa("2304", {"data": nhsa_claim(psn, med_type="99")}), "INVALID_REQUEST")
     refused(stack.nhsa("2304", {"data": nhsa_claim(psn, insutype="310")}), "INVALID_INPUT")

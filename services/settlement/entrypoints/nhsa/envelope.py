@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from services.settlement.errors import InvalidRequest
 from shared import json_body
 from shared.errors import CodedError
+from shared.text import CONTROL_CHARACTERS, PRINTABLE
 
 FIELDS = (
     "infno",
@@ -36,6 +38,7 @@ FIELDS = (
 """The envelope's fields besides ``input``: every one must be there (a string, maybe empty)."""
 NOT_EMPTY = ("infno", "msgid", "fixmedins_code")
 MAX_MSGID = 255  # the ledger's idempotency-key column: 2304's msgid is the key
+_PRINTABLE = re.compile(PRINTABLE)
 CHINA = timedelta(hours=8)
 
 
@@ -80,6 +83,8 @@ def parse(body: bytes) -> Envelope:
             value = str(value)  # some HIS send infno as a number
         if not isinstance(value, str):
             raise invalid_envelope(f"{name}: must be a string")
+        if not _PRINTABLE.match(value):  # a NUL is a database error, not a message id
+            raise invalid_envelope(f"{name}: {CONTROL_CHARACTERS}")
         fields[name] = value.strip()
     for name in NOT_EMPTY:
         if not fields[name]:
