@@ -178,6 +178,8 @@ def test_refusals_are_operation_outcomes(stack):
         cases.append(
             (his.post("/fhir/R4/Claim/$submit", json=no_key), 422, "IDEMPOTENCY_KEY_REQUIRED")
         )
+        nul_key = fhir_claim(psn, key="K\x00")  # valid FHIR, but no ledger holds a NUL
+        cases.append((his.post("/fhir/R4/Claim/$submit", json=nul_key), 422, "INVALID_REQUEST"))
     with stack.http("none") as stranger:
         cases.append((stranger.post("/fhir/R4/Claim/$submit", json=fhir_claim(psn)), 401,
                       "UNAUTHENTICATED"))  # fmt: skip

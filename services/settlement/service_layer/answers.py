@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,10 +15,12 @@ from services.settlement import metrics
 from services.settlement.adapters.ledger import Entry
 from services.settlement.engine import Adjudication, Claim, MedType
 from services.settlement.errors import Conflict, InvalidRequest
+from shared.text import CONTROL_CHARACTERS, PRINTABLE
 
 FUNDS = ("hifp_pay", "hifmi_pay", "maf_pay")
 MED_TYPES = frozenset(str(t) for t in MedType)
 MAX_KEY_LENGTH = 255  # the ledger's idempotency_key column
+_PRINTABLE = re.compile(PRINTABLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,8 @@ def checked_key(key: str | None) -> str:
         raise InvalidRequest(
             "INVALID_REQUEST", f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters"
         )
+    if not _PRINTABLE.match(key):  # FHIR's Claim.identifier may carry a NUL, which no ledger holds
+        raise InvalidRequest("INVALID_REQUEST", f"Idempotency-Key {CONTROL_CHARACTERS}")
     return key
 
 
