@@ -9,7 +9,8 @@ with the msgid as the key and the answer in the platform's fields, its receipt i
 The overhead is the server process's CPU time per gateway call over its CPU time per native
 call, less one: on a shared 2-core machine the rates move with the neighbours' load, while the
 CPU a call costs the server does not (the rates are printed too). The aim is under 15 %.
-Environment: BENCH_SECONDS (default 6), BENCH_PERSONS, BENCH_CLIENTS (default 8).
+Environment: BENCH_SECONDS (default 6), BENCH_PERSONS, BENCH_CLIENTS (default 8),
+BENCH_NATIVE_LANGUAGE (default zh; empty: no Accept-Language).
 """
 
 from __future__ import annotations
@@ -31,14 +32,15 @@ from tests.support.sample_events import claim
 SECONDS = float(os.environ.get("BENCH_SECONDS", "6"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
 _LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
-_LANGUAGE = os.environ.get("BENCH_NATIVE_LANGUAGE", "zh")
-_LANGUAGE = f"Accept-Language: {_LANGUAGE}\r\n" if _LANGUAGE else ""
+# The receipt's language asked of the native door: the gateway's is Chinese (like for like).
+NATIVE_LANGUAGE = os.environ.get("BENCH_NATIVE_LANGUAGE", "zh")
+_ACCEPT_LANGUAGE = f"Accept-Language: {NATIVE_LANGUAGE}\r\n" if NATIVE_LANGUAGE else ""
 _CODES = ("B0", "B1")  # the hospitals bench.settlement_api seeds, in key order
 
 
 def _native(person: str, key_index: int) -> tuple[str, dict[str, Any], str]:
     body = claim(person, total="3000.00", wholly="100.00", class_b="0")
-    return "/api/v1/settlements", body, f"Idempotency-Key: {uuid.uuid4().hex}\r\n{_LANGUAGE}"
+    return "/api/v1/settlements", body, f"Idempotency-Key: {uuid.uuid4().hex}\r\n{_ACCEPT_LANGUAGE}"
 
 
 def _gateway(person: str, key_index: int) -> tuple[str, dict[str, Any], str]:

@@ -14,6 +14,7 @@ BENCH_WHATIF_CLAIMS (default 1,000,000), BENCH_WHATIF_DB (``sqlite``, default, o
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -87,9 +88,9 @@ def ledger_rows(count: int, policy: Policy) -> list[tuple[Any, ...]]:
     totals: dict[str, Accumulator] = {}
     created = datetime(2024, 6, 1, tzinfo=UTC).isoformat()
     rows: list[tuple[Any, ...]] = []
-    n = -1
-    while len(rows) < count:
-        n += 1
+    for n in itertools.count():
+        if len(rows) == count:
+            break
         line = claim_line(rng, n, max(1, count // CLAIMS_PER_PERSON))
         claim, hospital, coverage = read_line(line)
         before = totals.get(claim.psn_no, Accumulator.zero())

@@ -26,6 +26,7 @@ SETTLED = "settled"
 CANCELLED = "cancelled"
 VOIDED = "voided"
 SETTLE = "2304"
+CANCEL = "2305"
 
 _READ = select(nhsa_messages).where(
     nhsa_messages.c.hospital_id == bindparam("hospital_id"),

@@ -25,6 +25,7 @@ from typing import Any
 
 from services.settlement.adapters.hospitals import Hospital
 from services.settlement.adapters.nhsa_messages import (
+    CANCEL,
     CANCELLED,
     SETTLE,
     SETTLED,
@@ -39,8 +40,6 @@ from services.settlement.service_layer import statements
 from services.settlement.service_layer.answers import Answer
 from services.settlement.service_layer.settlements import SettlementService
 from services.settlement.service_layer.statements import LineReader, Statement
-
-CANCEL = "2305"
 
 
 @dataclass(frozen=True, slots=True)
