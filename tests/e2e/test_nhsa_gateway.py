@@ -170,6 +170,12 @@ def test_bad_envelopes_and_inputs_are_refused_in_the_envelope(stack):
     refused(stack.nhsa("9999", {}), "UNKNOWN_INFNO")
     nul = refused(stack.nhsa("2304", {"data": nhsa_claim(psn)}, msgid="M\x00"), "INVALID_ENVELOPE")
     assert "msgid: must not contain control characters" in nul
+    for data in (
+        {"psn_no": psn, "omsgid": "M\x00", "oinfno": "2304"},
+        {"psn_no": psn, "omsgid": "M" * 256, "oinfno": "2304"},
+        {"psn_no": psn, "omsgid": stack.msgid(), "oinfno": "230400000"},
+    ):
+        refused(stack.nhsa("2601", {"data": data}), "INVALID_INPUT")
     refused(stack.nhsa("2304", {"data": []}), "INVALID_INPUT")
     refused(stack.nhsa("2304", {"data": nhsa_claim(psn, med_type="99")}), "INVALID_REQUEST")
     refused(stack.nhsa("2304", {"data": nhsa_claim(psn, insutype="310")}), "INVALID_INPUT")

@@ -38,6 +38,7 @@ FIELDS = (
 """The envelope's fields besides ``input``: every one must be there (a string, maybe empty)."""
 NOT_EMPTY = ("infno", "msgid", "fixmedins_code")
 MAX_MSGID = 255  # the ledger's idempotency-key column: 2304's msgid is the key
+MAX_INFNO = 8  # the message log's infno column
 _PRINTABLE = re.compile(PRINTABLE)
 CHINA = timedelta(hours=8)
 

@@ -16,7 +16,12 @@ from typing import Any
 from services.settlement.adapters.hospitals import Hospital
 from services.settlement.engine.region import Region
 from services.settlement.entrypoints.nhsa import outputs, reconcile
-from services.settlement.entrypoints.nhsa.envelope import Envelope, china_now
+from services.settlement.entrypoints.nhsa.envelope import (
+    MAX_INFNO,
+    MAX_MSGID,
+    Envelope,
+    china_now,
+)
 from services.settlement.entrypoints.nhsa.inputs import (
     claim_of,
     data_of,
@@ -100,7 +105,9 @@ async def cancel(call: Call, payload: dict[str, Any]) -> dict[str, Any]:
 async def undo(call: Call, payload: dict[str, Any]) -> dict[str, Any]:
     """2601: undo whatever ``omsgid`` did (nothing to undo is success)."""
     data = data_of(payload)
-    omsgid, oinfno = text(data, "omsgid"), text(data, "oinfno", required=False)
+    # Both are written to the message log (its msgid and infno columns).
+    omsgid = text(data, "omsgid", limit=MAX_MSGID)
+    oinfno = text(data, "oinfno", required=False, limit=MAX_INFNO)
     undone = await call.gateway.undo(call.hospital, omsgid, oinfno, text(data, "psn_no"))
     return {
         "omsgid": omsgid,

@@ -8,11 +8,13 @@ fields go to the settlement service as sent, which checks them with the HIS API'
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
 from services.settlement.engine.region import Region
 from services.settlement.errors import InvalidRequest
+from shared.text import CONTROL_CHARACTERS, PRINTABLE
 
 CLAIM_FIELDS = (
     "psn_no",
@@ -27,6 +29,9 @@ CLAIM_FIELDS = (
 )
 
 
+_PRINTABLE = re.compile(PRINTABLE)
+
+
 def invalid_input(message: str) -> InvalidRequest:
     return InvalidRequest("INVALID_INPUT", message)
 
@@ -39,8 +44,12 @@ def data_of(payload: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def text(data: dict[str, Any], name: str, *, required: bool = True) -> str:
-    """A text field of ``data`` (a number is taken as its digits); "" when optional and absent."""
+def text(
+    data: dict[str, Any], name: str, *, required: bool = True, limit: int | None = None
+) -> str:
+    """A text field of ``data`` (a number is taken as its digits); "" when optional and absent.
+    No control character (no store holds a NUL); at most ``limit`` characters when given (the
+    column it is written to)."""
     value = data.get(name)
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
@@ -50,6 +59,10 @@ def text(data: dict[str, Any], name: str, *, required: bool = True) -> str:
         return ""
     if not isinstance(value, str):
         raise invalid_input(f"input.data.{name}: must be a string")
+    if not _PRINTABLE.match(value):
+        raise invalid_input(f"input.data.{name}: {CONTROL_CHARACTERS}")
+    if limit is not None and len(value.strip()) > limit:
+        raise invalid_input(f"input.data.{name}: longer than {limit} characters")
     return value.strip()
 
 
